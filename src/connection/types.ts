@@ -1,0 +1,66 @@
+/** The result of one remote command: the same shape whether it succeeded or not (as execa). */
+export interface ExecResult {
+  /** The command as sent, with secrets already absent (sudo passwords never appear in it). */
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecOptions {
+  /** Run through sudo (become). Defaults to the host's `become` setting. */
+  become?: boolean;
+  /** Kill the command and throw a TIMEOUT ProvisionError after this long. */
+  timeoutMs?: number;
+  /** Data written to the command's stdin, then stdin is closed. */
+  stdin?: string | Buffer;
+}
+
+export interface WriteFileOptions {
+  /** Octal mode as a number, e.g. 0o644. */
+  mode?: number;
+  owner?: string;
+  group?: string;
+  become?: boolean;
+}
+
+/**
+ * A live session to one host. Commands are shell strings built with `shellJoin()` from
+ * src/connection/quote.ts. exec() resolves with non-zero exit codes (it does not throw for
+ * them); it throws ProvisionError only for transport failure (CONNECT), timeout (TIMEOUT),
+ * or sudo failure (AUTH).
+ */
+export interface Connection {
+  readonly host: string;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** File content, or null if the file does not exist. */
+  readFile(path: string, opts?: { become?: boolean }): Promise<Buffer | null>;
+  /** Atomic write: temp file in the target directory, mode/owner set, then renamed over the target. */
+  writeFile(path: string, content: string | Buffer, opts?: WriteFileOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type HostKeyPolicy = 'strict' | 'accept-new';
+
+/** Everything needed to open a connection; produced from the inventory's host settings. */
+export interface ConnectionSettings {
+  /** Inventory name of the host (used in messages). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Private key files to try, in order; agent from SSH_AUTH_SOCK is tried as well. */
+  keyFiles: string[];
+  password?: string;
+  become: boolean;
+  becomeUser: string;
+  becomePassword?: string;
+  knownHostsFiles: string[];
+  hostKeyPolicy: HostKeyPolicy;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  /** `user@host:port` of a jump host (ProxyJump), already resolved. */
+  proxyJump?: { address: string; port: number; user: string };
+}

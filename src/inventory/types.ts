@@ -1,0 +1,42 @@
+import type { ConnectionSettings } from '../connection/types.js';
+import type { SourceLocation } from '../errors.js';
+
+export type BootstrapMode = 'static' | 'dns' | 'discovery';
+
+export interface ClusterSpec {
+  name: string;
+  /** Host names of the members, in inventory order; ETCD_NAME of each is its host name. */
+  members: string[];
+  bootstrap: BootstrapMode;
+  token: string;
+  dataDir: string;
+  clientPort: number;
+  peerPort: number;
+  /** 'address': listen on the member's own IP (default); 'any': 0.0.0.0. */
+  listen: 'address' | 'any';
+  package: { name: string; version?: string };
+  /** DNS SRV mode: `domain` and the host that serves it. */
+  dns?: { domain: string; server: string; srvName?: string };
+  /** Discovery-URL mode: either a ready `url` or the `endpoint` of an existing etcd. */
+  discovery?: { url?: string; endpoint?: string };
+  tls?: { dir: string };
+}
+
+export interface HostEntry {
+  name: string;
+  /** Groups the host is in, directly or through children, always including 'all'. */
+  groups: string[];
+  connection: ConnectionSettings;
+  /** Merged variables (all < parent group < child group < host), for templates. */
+  vars: Record<string, unknown>;
+  location: SourceLocation;
+}
+
+export interface Inventory {
+  file: string;
+  hosts: Map<string, HostEntry>;
+  /** group name -> host names (transitively through children); includes 'all'. */
+  groups: Map<string, string[]>;
+  cluster?: ClusterSpec;
+  warnings: string[];
+}
