@@ -1,0 +1,167 @@
+/**
+ * Builds and caches the lab's two artefacts outside the git tree:
+ *  - the yum repository (etcd, dnsmasq, lab-base RPMs + createrepo metadata),
+ *  - the node image (a Debian root filesystem made to look like CentOS to a provisioner).
+ * Each lives in a directory named after the hash of its recipe, so a changed recipe
+ * rebuilds and an unchanged one is reused. Builds go to a temp dir renamed into place,
+ * so an interrupted build leaves nothing that looks finished.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { LAB } from './topology.js';
+import { RPMS, specFor } from './rpms.js';
+import { must, run } from './sh.js';
+
+/** Debian packages of the image. dnsmasq's libraries are here; its binary comes by RPM. */
+export const IMAGE_PACKAGES = [
+  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'dnf', 'rpm', 'iproute2', 'procps',
+  'bind9-dnsutils', 'curl', 'ca-certificates', 'openssl', 'less',
+  'libdbus-1-3', 'libgmp10', 'libhogweed6', 'libidn2-0', 'libnetfilter-conntrack3', 'libnettle8', 'libnftables1',
+];
+
+/** Runs inside the image (chroot) once, after debootstrap. */
+export const IMAGE_SCRIPT = `set -eu
+# Per-node things are made at lab up: host keys, hostname, resolver, machine id.
+rm -f /etc/ssh/ssh_host_* /etc/resolv.conf /etc/hostname
+: > /etc/machine-id
+# yum as on CentOS Stream 8/9: dnf with an rpm database in the usual place.
+mkdir -p /etc/rpm /var/lib/rpm /etc/dnf/vars /etc/yum.repos.d
+echo '%_dbpath /var/lib/rpm' > /etc/rpm/macros.dbpath
+echo 9 > /etc/dnf/vars/releasever
+ln -sf dnf-3 /usr/bin/yum
+rpm --initdb
+rpm -i --justdb --nodeps /tmp/lab-base.rpm
+rm -f /tmp/lab-base.rpm
+cat > /etc/yum.repos.d/lab.repo <<'REPO'
+[lab]
+name=provision lab repository
+baseurl=file://${LAB.repoMount}
+enabled=1
+gpgcheck=0
+REPO
+# Looks like CentOS Stream 9 to whoever asks.
+echo 'CentOS Stream release 9 (provision lab)' > /etc/redhat-release
+cat > /etc/os-release <<'OSR'
+NAME="CentOS Stream"
+VERSION="9 (provision lab)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="9"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="CentOS Stream 9 (provision lab on Debian userland)"
+OSR
+# A non-root login user with passwordless sudo, to test become.
+useradd -m -s /bin/bash ${LAB.adminUser}
+echo '${LAB.adminUser} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/${LAB.adminUser}
+chmod 0440 /etc/sudoers.d/${LAB.adminUser}
+cat > /etc/ssh/sshd_config.d/lab.conf <<'SSHD'
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UseDNS no
+SSHD
+# Nothing in a node should wake up on its own or reach outside.
+systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \\
+  e2scrub_reap.service fstrim.timer getty@tty1.service systemd-timesyncd.service >/dev/null 2>&1 || true
+systemctl enable ssh >/dev/null
+# No dnf cache: a cached copy of the lab repository's metadata goes stale when it is rebuilt.
+rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
+`;
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+
+function fileStamp(p: string): string {
+  const st = fs.statSync(p);
+  return `${p}:${st.size}:${st.mtimeMs}`;
+}
+
+export function repoHash(): string {
+  const sources = RPMS.flatMap((r) => r.files.filter((f) => f.from).map((f) => fileStamp(f.from!)));
+  return sha(JSON.stringify({ RPMS, spec: RPMS.map(specFor), sources }));
+}
+
+export function imageHash(): string {
+  return sha(JSON.stringify({ IMAGE_PACKAGES, IMAGE_SCRIPT, suite: LAB.suite, base: specFor(RPMS[0]!) }));
+}
+
+export const repoDir = () => path.join(LAB.cacheDir, `repo-${repoHash()}`);
+export const imageDir = () => path.join(LAB.cacheDir, `image-${imageHash()}`);
+
+/** Build one RPM into outDir; returns the .rpm path. */
+async function buildRpm(recipe: (typeof RPMS)[number], outDir: string, work: string): Promise<string> {
+  const top = path.join(work, recipe.name);
+  for (const d of ['SOURCES', 'SPECS', 'BUILD', 'RPMS', 'SRPMS', 'BUILDROOT']) fs.mkdirSync(path.join(top, d), { recursive: true });
+  recipe.files.forEach((f, i) => {
+    const dest = path.join(top, 'SOURCES', `src${i}`);
+    if (f.from) fs.copyFileSync(f.from, dest);
+    else fs.writeFileSync(dest, f.content ?? '');
+  });
+  const spec = path.join(top, 'SPECS', `${recipe.name}.spec`);
+  fs.writeFileSync(spec, specFor(recipe));
+  await must(['rpmbuild', '--quiet', '-bb', '--define', `_topdir ${top}`, '--define', '_build_id_links none', spec], { what: `rpmbuild ${recipe.name}` });
+  const file = `${recipe.name}-${recipe.version}-${recipe.release}.x86_64.rpm`;
+  const built = path.join(top, 'RPMS', 'x86_64', file);
+  fs.copyFileSync(built, path.join(outDir, file));
+  return path.join(outDir, file);
+}
+
+/** The repository directory, building it when missing. */
+export async function ensureRepo(log: (s: string) => void = () => {}): Promise<string> {
+  const dir = repoDir();
+  if (fs.existsSync(path.join(dir, 'repodata', 'repomd.xml'))) return dir;
+  log('building the lab yum repository (etcd, dnsmasq RPMs)');
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const work = fs.mkdtempSync(path.join(LAB.cacheDir, 'rpmbuild-'));
+  try {
+    for (const r of RPMS) await buildRpm(r, tmp, work);
+    await must(['createrepo_c', '--quiet', tmp], { what: 'createrepo_c' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** The image's root filesystem, building it when missing (debootstrap: about 1-2 minutes). */
+export async function ensureImage(log: (s: string) => void = () => {}): Promise<string> {
+  const dir = imageDir();
+  const rootfs = path.join(dir, 'rootfs');
+  if (fs.existsSync(path.join(dir, 'complete'))) return rootfs;
+  const repo = await ensureRepo(log);
+  log(`building the lab node image (debootstrap ${LAB.suite}); this takes a minute or two, once`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    const tmpRoot = path.join(tmp, 'rootfs');
+    await must(
+      ['debootstrap', '--variant=minbase', `--include=${IMAGE_PACKAGES.join(',')}`, LAB.suite, tmpRoot, LAB.mirror],
+      { what: 'debootstrap', timeoutMs: 20 * 60_000 },
+    );
+    const base = RPMS[0]!;
+    fs.copyFileSync(path.join(repo, `${base.name}-${base.version}-${base.release}.x86_64.rpm`), path.join(tmpRoot, 'tmp', 'lab-base.rpm'));
+    await must(['chroot', tmpRoot, '/bin/sh', '-c', IMAGE_SCRIPT], { what: 'image customisation' });
+    fs.writeFileSync(path.join(tmp, 'complete'), new Date().toISOString() + '\n');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  // Older images of other recipes are dead weight.
+  for (const e of fs.readdirSync(LAB.cacheDir)) {
+    const p = path.join(LAB.cacheDir, e);
+    if ((e.startsWith('image-') && p !== dir) || e.startsWith('exp')) {
+      if (!(await isMountedUnder(p))) fs.rmSync(p, { recursive: true, force: true });
+    }
+  }
+  return rootfs;
+}
+
+async function isMountedUnder(p: string): Promise<boolean> {
+  const r = await run(['findmnt', '-rn', '-o', 'OPTIONS']);
+  return r.stdout.includes(p);
+}

@@ -1,0 +1,178 @@
+/**
+ * One lab node: an overlay on the shared image, its own files (host keys, hostname,
+ * resolver, authorized keys), and a systemd-nspawn container booting systemd in the
+ * node's network namespace.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { ProvisionError } from '../errors.js';
+import { LAB, type LabNode, netnsName } from './topology.js';
+import { must, run, sleep, startDetached } from './sh.js';
+
+export const nodeDir = (name: string) => path.join(LAB.stateDir, 'nodes', name);
+export const mergedDir = (name: string) => path.join(nodeDir(name), 'merged');
+
+export async function isMounted(dir: string): Promise<boolean> {
+  return (await run(['mountpoint', '-q', dir])).code === 0;
+}
+
+export async function mountOverlay(name: string, lower: string): Promise<void> {
+  const d = nodeDir(name);
+  for (const sub of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(d, sub), { recursive: true });
+  if (await isMounted(mergedDir(name))) return;
+  await must([
+    'mount', '-t', 'overlay', 'overlay', '-o',
+    `lowerdir=${lower},upperdir=${path.join(d, 'upper')},workdir=${path.join(d, 'work')}`,
+    mergedDir(name),
+  ], { what: `overlay mount for ${name}` });
+}
+
+export async function unmountOverlay(name: string): Promise<void> {
+  const m = mergedDir(name);
+  for (let i = 0; i < 50 && (await isMounted(m)); i++) {
+    // The bind mounts nspawn made inside go with the container; wait for them.
+    if ((await run(['umount', m])).code === 0) break;
+    await sleep(100);
+  }
+  if (await isMounted(m)) await run(['umount', '-l', m]);
+}
+
+function passwdIds(root: string, user: string): { uid: number; gid: number } {
+  const line = fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new ProvisionError('LAB', `image has no user ${user}`);
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+/** Writes the node's own files into its overlay; returns its public host keys. */
+export async function personalise(node: LabNode, infraAddress: string, authorizedKey: string): Promise<string[]> {
+  const root = mergedDir(node.name);
+  fs.writeFileSync(path.join(root, 'etc/hostname'), `${node.name}\n`);
+  fs.writeFileSync(
+    path.join(root, 'etc/hosts'),
+    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${node.address}\t${node.name}\n`,
+  );
+  // Only inside the lab: the infra node (which will serve DNS); never the host's resolver.
+  fs.writeFileSync(path.join(root, 'etc/resolv.conf'), `nameserver ${infraAddress}\noptions timeout:1 attempts:1\n`);
+  const keys: string[] = [];
+  for (const type of ['ed25519', 'ecdsa']) {
+    const file = path.join(root, `etc/ssh/ssh_host_${type}_key`);
+    if (!fs.existsSync(file)) await must(['ssh-keygen', '-q', '-t', type, '-N', '', '-C', `root@${node.name}`, '-f', file]);
+    keys.push(fs.readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' '));
+  }
+  for (const user of ['root', LAB.adminUser]) {
+    const { uid, gid } = passwdIds(root, user);
+    const home = user === 'root' ? path.join(root, 'root') : path.join(root, 'home', user);
+    const sshDir = path.join(home, '.ssh');
+    fs.mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(sshDir, 'authorized_keys'), authorizedKey.trim() + '\n', { mode: 0o600 });
+    fs.chownSync(sshDir, uid, gid);
+    fs.chownSync(path.join(sshDir, 'authorized_keys'), uid, gid);
+  }
+  return keys;
+}
+
+/** Boots the node's container; returns the pid of its systemd-nspawn process. */
+export function boot(node: LabNode, repo: string): number {
+  const log = fs.openSync(path.join(nodeDir(node.name), 'console.log'), 'a');
+  try {
+    return startDetached([
+      'systemd-nspawn', '--quiet', '--boot', '--register=no', '--keep-unit',
+      `--directory=${mergedDir(node.name)}`, `--machine=${node.name}`, `--hostname=${node.name}`,
+      `--network-namespace-path=/run/netns/${netnsName(node.name)}`,
+      '--resolv-conf=off', '--timezone=off', '--link-journal=no', '--console=pipe',
+      `--bind-ro=${repo}:${LAB.repoMount}`,
+    ], log);
+  } finally {
+    fs.closeSync(log);
+  }
+}
+
+export const alive = (pid: number | undefined): boolean => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The container's PID 1 (child of systemd-nspawn), for nsenter. */
+export function leaderPid(nspawnPid: number): number | undefined {
+  try {
+    const children = fs.readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return children.length ? Number(children[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves when the node's sshd answers with its banner; throws after timeoutMs. */
+export async function waitForSsh(node: LabNode, timeoutMs: number, pid: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) {
+      const log = fs.readFileSync(path.join(nodeDir(node.name), 'console.log'), 'utf8').split('\n').slice(-15).join('\n');
+      throw new ProvisionError('LAB', `node ${node.name} exited while booting; last console lines:\n${log}`);
+    }
+    if (await sshBanner(node.address)) return;
+    await sleep(100);
+  }
+  throw new ProvisionError('LAB', `node ${node.name} (${node.address}) did not answer on port 22 within ${timeoutMs / 1000}s`, {
+    hint: `see ${path.join(nodeDir(node.name), 'console.log')}`,
+  });
+}
+
+function sshBanner(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: address, port: 22, timeout: 500 });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once('data', (d) => done(d.toString().startsWith('SSH-')));
+    sock.once('error', () => done(false));
+    sock.once('timeout', () => done(false));
+  });
+}
+
+/** Powers the container off (SIGTERM to nspawn = clean shutdown), killing it if it hangs. */
+export async function shutdown(pid: number | undefined, graceMs = 15_000): Promise<void> {
+  if (!alive(pid)) return;
+  const leader = leaderPid(pid!);
+  process.kill(pid!, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) {
+    // Killing PID 1 of the container ends its whole PID namespace.
+    if (leader && alive(leader)) process.kill(leader, 'SIGKILL');
+    process.kill(pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
+  }
+}
+
+/** systemd-nspawn processes serving any lab node, found by their pid and command line. */
+export function strayNspawnPids(): number[] {
+  const pids: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (cmd[0]?.endsWith('systemd-nspawn') && cmd.some((a) => a.startsWith(`--directory=${path.join(LAB.stateDir, 'nodes')}/`))) {
+        pids.push(Number(e));
+      }
+    } catch {
+      // process went away
+    }
+  }
+  return pids;
+}
+
+/** Run a command inside a running node as root (no SSH), e.g. for test setup. */
+export async function nodeExec(nspawnPid: number, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const leader = leaderPid(nspawnPid);
+  if (!leader) throw new ProvisionError('LAB', 'node is not running');
+  return run(['nsenter', '-t', String(leader), '-m', '-u', '-i', '-n', '-p', '--', ...argv]);
+}

@@ -1,0 +1,59 @@
+/**
+ * The one place that says what the lab looks like: names, addresses, paths, sizes.
+ * Everything else (lab up, the generated inventory, tests, bench) reads from here.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LAB = {
+  /** Host bridge and the lab subnet (a /24 used only inside this machine's namespaces). */
+  bridge: 'provlab0',
+  subnetPrefix: '10.213.7',
+  bridgeAddress: '10.213.7.1',
+  prefixLength: 24,
+  /** Node name prefixes for network namespaces and host-side veth ends (<= 15 chars). */
+  netnsPrefix: 'provlab-',
+  vethPrefix: 'pl-',
+  /** Built once, reused, rebuilt when the recipe changes. Outside the git tree. */
+  cacheDir: '/var/cache/provision-lab',
+  /** Per-lab runtime state: overlays, state file. */
+  stateDir: '/var/lib/provision-lab',
+  /** Where each node sees the yum repository (read-only bind mount). */
+  repoMount: '/srv/lab-repo',
+  defaultNodes: 3,
+  maxNodes: 60,
+  /** Non-root login user with passwordless sudo on every node. */
+  adminUser: 'admin',
+  /** Debian suite and mirror the image is bootstrapped from. */
+  suite: 'bookworm',
+  mirror: process.env.PROVISION_LAB_MIRROR ?? 'http://deb.debian.org/debian',
+} as const;
+
+export interface LabNode {
+  name: string;
+  address: string;
+  role: 'etcd' | 'infra';
+}
+
+/** Default topology: N etcd nodes (etcd0..) plus one infrastructure node (DNS, discovery). */
+export function topology(etcdNodes: number = LAB.defaultNodes): LabNode[] {
+  const nodes: LabNode[] = [{ name: 'infra', address: `${LAB.subnetPrefix}.10`, role: 'infra' }];
+  for (let i = 0; i < etcdNodes; i++) {
+    nodes.push({ name: `etcd${i}`, address: `${LAB.subnetPrefix}.${11 + i}`, role: 'etcd' });
+  }
+  return nodes;
+}
+
+/** Project root (the folder with package.json), where `.lab/` holds keys and known_hosts. */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const labFilesDir = process.env.PROVISION_LAB_DIR ?? path.join(projectRoot, '.lab');
+
+export const labFiles = {
+  privateKey: path.join(labFilesDir, 'id_ed25519'),
+  publicKey: path.join(labFilesDir, 'id_ed25519.pub'),
+  knownHosts: path.join(labFilesDir, 'known_hosts'),
+  inventory: path.join(labFilesDir, 'inventory.yaml'),
+};
+
+export const netnsName = (node: string) => LAB.netnsPrefix + node;
+export const vethName = (node: string) => LAB.vethPrefix + node;
