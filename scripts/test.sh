@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what the tests need, then runs every test.
+# Unit and connection tests need nothing else; the end-to-end tests bring up the local lab,
+# which (as root on Debian/Ubuntu) installs its own Debian packages and builds its image once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+exec node_modules/.bin/vitest run "$@"

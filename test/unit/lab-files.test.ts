@@ -1,0 +1,43 @@
+/** The committed lab and docker inventories agree with the lab's topology and the compose file. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/index.js';
+import { labInventoryYaml } from '../../src/lab/inventory.js';
+import { projectRoot, topology } from '../../src/lab/topology.js';
+import { specFor, RPMS } from '../../src/lab/rpms.js';
+
+const root = projectRoot;
+
+describe('lab files', () => {
+  it('inventories/lab.yaml is what the lab topology generates', () => {
+    expect(fs.readFileSync(path.join(root, 'inventories/lab.yaml'), 'utf8')).toBe(labInventoryYaml(topology(3), '../.lab/'));
+  });
+
+  it('inventories/lab.yaml loads and its hosts are the lab nodes', () => {
+    const inv = loadInventory(path.join(root, 'inventories/lab.yaml'));
+    for (const n of topology(3)) expect(inv.hosts.get(n.name)?.connection.address).toBe(n.address);
+    expect(inv.cluster?.members).toEqual(['etcd0', 'etcd1', 'etcd2']);
+  });
+
+  it('docker-compose.test.yml parses and agrees with inventories/docker.yaml', () => {
+    const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.test.yml'), 'utf8')) as {
+      services: Record<string, { hostname: string; networks: { lab: { ipv4_address: string } } }>;
+    };
+    const inv = loadInventory(path.join(root, 'inventories/docker.yaml'));
+    const fromCompose = Object.entries(compose.services).map(([name, s]) => [name, s.hostname, s.networks.lab.ipv4_address]);
+    const fromInventory = [...inv.hosts.values()].map((h) => [h.name, h.name, h.connection.address]);
+    expect(new Set(fromCompose.map((x) => JSON.stringify(x)))).toEqual(new Set(fromInventory.map((x) => JSON.stringify(x))));
+    // Same topology as the local lab: the same names.
+    expect(Object.keys(compose.services).sort()).toEqual(topology(3).map((n) => n.name).sort());
+  });
+
+  it('the etcd RPM spec has CentOS layout: config noreplace, data dir 0700 etcd, user made in %pre', () => {
+    const spec = specFor(RPMS.find((r) => r.name === 'etcd')!);
+    expect(spec).toMatch(/^%config\(noreplace\) %attr\(0644,root,root\) \/etc\/etcd\/etcd\.conf$/m);
+    expect(spec).toMatch(/^%dir %attr\(0700,etcd,etcd\) \/var\/lib\/etcd$/m);
+    expect(spec).toMatch(/%pre\n[^%]*useradd -r -g etcd/);
+    expect(spec).toMatch(/\/usr\/lib\/systemd\/system\/etcd\.service/);
+  });
+});
