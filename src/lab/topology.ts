@@ -15,7 +15,7 @@ export const LAB = {
   netnsPrefix: 'provlab-',
   vethPrefix: 'pl-',
   /** Built once, reused, rebuilt when the recipe changes. Outside the git tree. */
-  cacheDir: '/var/cache/provision-lab',
+  cacheDir: process.env.PROVISION_LAB_CACHE ?? '/var/cache/provision-lab',
   /** Per-lab runtime state: overlays, state file. */
   stateDir: '/var/lib/provision-lab',
   /** Where each node sees the yum repository (read-only bind mount). */

@@ -1,0 +1,111 @@
+/**
+ * `npm run bench`: prints figures, asserts nothing.
+ *   lab:        image build (cold, into a scratch cache), lab up (default, 30 nodes), memory per node
+ *   provision:  converge from bare nodes, no-change re-run, --check --diff on a converged
+ *               cluster (median of several runs, with the provisioner's peak memory)
+ * Parts: `npm run bench -- lab`, `npm run bench -- provision`; default both.
+ * `--skip-cold` leaves out the cold image build (about 2 minutes).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as lab from '../src/lab/index.js';
+import { projectRoot } from '../src/lab/topology.js';
+
+const args = process.argv.slice(2);
+const parts = args.filter((a) => !a.startsWith('--'));
+const want = (p: string) => parts.length === 0 || parts.includes(p);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
+  const t0 = performance.now();
+  const r = await fn();
+  return [performance.now() - t0, r];
+};
+const memAvailableMb = () => Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024;
+
+/** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
+function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/provision.js'), ...argv], {
+      env: { ...process.env, PROVISION_REPORT_PEAK_RSS: '1', FORCE_COLOR: '0' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const peak = /peak-rss-kb=(\d+)/.exec(err);
+      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN });
+    });
+  });
+}
+
+async function benchLab() {
+  console.log('## lab');
+  if (!args.includes('--skip-cold')) {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-cache-'));
+    const [ms] = await timed(async () => {
+      const { execFileSync } = await import('node:child_process');
+      execFileSync(process.execPath, [path.join(projectRoot, 'node_modules/.bin/tsx'), '-e',
+        `import('${path.join(projectRoot, 'src/lab/build.ts')}').then(m => m.ensureImage())`], {
+        env: { ...process.env, PROVISION_LAB_CACHE: scratch }, stdio: 'inherit',
+      });
+    });
+    fs.rmSync(scratch, { recursive: true, force: true });
+    console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
+  }
+  await lab.down();
+  const before = memAvailableMb();
+  const [upMs] = await timed(() => lab.up({ nodes: 3 }));
+  console.log(`lab up, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
+  await new Promise((r) => setTimeout(r, 3000));
+  console.log(`memory in use per node (idle, booted): ${((before - memAvailableMb()) / 4).toFixed(0)} MB`);
+  await lab.down();
+  const before30 = memAvailableMb();
+  const [up30] = await timed(() => lab.up({ nodes: 29 }));
+  console.log(`lab up, 30 nodes (29 etcd + infra): ${secs(up30)}   (target < 90 s)`);
+  await new Promise((r) => setTimeout(r, 3000));
+  console.log(`memory in use per node at 30 nodes: ${((before30 - memAvailableMb()) / 30).toFixed(0)} MB`);
+  const [downMs] = await timed(() => lab.down());
+  console.log(`lab down, 30 nodes: ${secs(downMs)}`);
+}
+
+async function resetEtcdNodes() {
+  await Promise.all(lab.topology(3).filter((n) => n.role === 'etcd').map((n) => lab.resetNode(n.name)));
+}
+
+async function benchProvision() {
+  console.log('## provision (3-node lab, static bootstrap)');
+  await lab.up({ nodes: 3 });
+  const inv = path.join(projectRoot, 'inventories/lab.yaml');
+  const rows: Record<string, { ms: number[]; peak: number[] }> = { converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] } };
+  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
+    if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
+    rows[k]!.ms.push(r.ms);
+    rows[k]!.peak.push(r.peakMb);
+  };
+  for (let i = 0; i < RUNS; i++) {
+    await resetEtcdNodes();
+    record('converge', await cli([inv]));
+    record('rerun', await cli([inv]));
+    record('check', await cli([inv, '--check', '--diff']));
+  }
+  const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
+  const names: Record<string, string> = {
+    converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
+  };
+  for (const [k, v] of Object.entries(rows)) {
+    console.log(`${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
+  }
+}
+
+if (want('lab')) await benchLab();
+if (want('provision')) await benchProvision();
