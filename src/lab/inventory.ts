@@ -21,7 +21,7 @@ all:
     etcd:
       hosts:
 ${etcd.map(host).join('\n')}
-    infra:
+    infrastructure:
       hosts:
 ${infra.map(host).join('\n')}
 cluster:
