@@ -9,6 +9,8 @@ export interface ArgSpec {
   required?: boolean;
   /** Allowed values for a string argument. */
   enum?: readonly string[];
+  /** Value used when the task omits the argument (operations apply it themselves too). */
+  default?: string | number | boolean;
   description?: string;
 }
 
@@ -21,11 +23,14 @@ export interface OperationContext {
   check: boolean;
   /**
    * Read a fact. In a real run it is probed fresh on the host. In --check it reflects the
-   * changes earlier tasks were predicted to make (files they would write); when a fact
-   * cannot be known because an earlier predicted step would change it in an unknown way
-   * (a package not yet installed), `ctx.unknowable(fact)` is true and the operation says so.
+   * changes earlier tasks were predicted to make (FactDef.predict); when a fact cannot be
+   * known because an earlier predicted step would change it in an unknown way (a package
+   * not yet installed), it is returned as probed and `ctx.unknowable(def, args)` is true,
+   * and the operation says so. Full contract: src/facts/types.ts.
    */
   fact<T, A>(def: FactDef<T, A>, args: A): Promise<T>;
+  /** True when the fact, already read with ctx.fact, could not be predicted (--check only). */
+  unknowable?<T, A>(def: FactDef<T, A>, args: A): boolean;
   /** Note for the plan output ("depends on: Install etcd"). */
   note(text: string): void;
 }

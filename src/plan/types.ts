@@ -5,6 +5,19 @@
  */
 export type Step = CommandStep | FileStep;
 
+/**
+ * What a step does to the host, declared by the operation that made it. In --check the
+ * executor cannot run steps, so facts asked later on the same host are predicted from the
+ * effects of the steps predicted before them (FactDef.predict). A FileStep needs no effect
+ * for its own path: its `after` says it all.
+ */
+export type Effect =
+  | { kind: 'package'; name: string; state: 'present' | 'absent'; version?: string }
+  | { kind: 'service'; name: string; active?: boolean; enabled?: boolean }
+  /** A path created (with whatever attributes are given) or removed by a command. */
+  | { kind: 'path'; path: string; state: 'present' | 'absent'; type?: 'file' | 'directory'; mode?: number; owner?: string; group?: string }
+  | { kind: 'daemon-reload' };
+
 export interface CommandStep {
   kind: 'command';
   /** Human text for the plan: "install etcd", "start etcd". */
@@ -13,6 +26,7 @@ export interface CommandStep {
   command: string;
   become?: boolean;
   timeoutMs?: number;
+  effects?: Effect[];
 }
 
 export interface FileStep {
@@ -25,8 +39,18 @@ export interface FileStep {
   mode: number;
   owner: string;
   group: string;
-  /** Keep the previous file as `<path>.<timestamp>.bak` (backup: yes in Ansible terms). */
+  /**
+   * Keep the previous file (backup: yes in Ansible terms): before writing, when the file
+   * exists, the executor runs `cp -p -- <path> <path>.<YYYYMMDDTHHMMSS>.bak` (UTC time).
+   */
   backup?: boolean;
   /** Content is secret (a private key): diffs say only that it changed. */
   secret?: boolean;
+  effects?: Effect[];
+  /**
+   * The change needs no restart (etcd.conf's INITIAL_CLUSTER_STATE new -> existing, which
+   * etcd ignores once its data dir exists): the executor applies it and counts it as a
+   * change, but does not fire the task's handlers for it.
+   */
+  noNotify?: boolean;
 }

@@ -1,0 +1,110 @@
+import { shellJoin } from '../connection/quote.js';
+import { defineFact } from './types.js';
+
+export interface EtcdTls {
+  cacert: string;
+  cert: string;
+  key: string;
+}
+export interface EtcdQuery {
+  endpoints: string[];
+  tls?: EtcdTls;
+}
+
+export interface EtcdMember {
+  /** Hex, as etcdctl's table prints it. */
+  id: string;
+  /** Empty while the member has not started (added but never joined). */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+  started: boolean;
+}
+export type EtcdMembers = { ok: true; clusterId: string; members: EtcdMember[] } | { ok: false; error: string };
+
+export interface EtcdEndpointHealth {
+  endpoint: string;
+  healthy: boolean;
+  took: string;
+  error?: string;
+}
+
+/** `env` makes the API variable part of the argv, so the whole command is quoted as one. */
+export const etcdctl = ({ endpoints, tls }: EtcdQuery, ...rest: string[]): string =>
+  shellJoin([
+    'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=${endpoints.join(',')}`,
+    ...(tls ? [`--cacert=${tls.cacert}`, `--cert=${tls.cert}`, `--key=${tls.key}`] : []),
+    ...rest,
+  ]);
+
+/** The last "Error: ..." line etcdctl prints (its other stderr lines are JSON logs). */
+const etcdError = (stderr: string, exitCode: number): string =>
+  stderr.split('\n').filter((l) => l.startsWith('Error:')).pop()?.slice(7).trim() || stderr.trim().split('\n').pop() || `exit ${exitCode}`;
+
+// etcd ids are uint64 and etcdctl prints them as JSON numbers beyond 2^53: JSON.parse would
+// round them, so integers of 16+ digits outside strings are turned into strings first.
+export function quoteBigInts(json: string): string {
+  let out = '';
+  for (let i = 0; i < json.length; ) {
+    if (json[i] === '"') {
+      let j = i + 1;
+      while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      out += json.slice(i, j + 1);
+      i = j + 1;
+    } else if (/[-\d]/.test(json[i]!)) {
+      const num = /^-?[\d.eE+-]+/.exec(json.slice(i))![0];
+      out += /^\d{16,}$/.test(num) ? `"${num}"` : num;
+      i += num.length;
+    } else out += json[i++];
+  }
+  return out;
+}
+
+const hex = (id: unknown): string => BigInt(String(id ?? 0)).toString(16);
+
+export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
+  name: 'etcd_members',
+  command: (q) => etcdctl(q, 'member', 'list', '-w', 'json'),
+  parse(stdout, exitCode, _q, stderr = '') {
+    if (exitCode !== 0) return { ok: false, error: etcdError(stderr, exitCode) };
+    try {
+      const j = JSON.parse(quoteBigInts(stdout)) as { header?: { cluster_id?: unknown }; members?: Record<string, unknown>[] };
+      const members = (j.members ?? []).map((m) => ({
+        id: hex(m.ID),
+        name: String(m.name ?? ''),
+        peerURLs: (m.peerURLs as string[] | undefined) ?? [],
+        clientURLs: (m.clientURLs as string[] | undefined) ?? [],
+        isLearner: m.isLearner === true,
+        started: Boolean(m.name),
+      }));
+      return { ok: true, clusterId: hex(j.header?.cluster_id), members };
+    } catch {
+      return { ok: false, error: `unexpected output from etcdctl member list: ${stdout.slice(0, 200)}` };
+    }
+  },
+});
+
+export const etcdHealth = defineFact<EtcdEndpointHealth[], EtcdQuery>({
+  name: 'etcd_health',
+  command: (q) => etcdctl(q, 'endpoint', 'health', '-w', 'json'),
+  // Exit 1 with a full JSON list is the normal "some endpoint unhealthy" answer.
+  parse(stdout, exitCode, { endpoints }, stderr = '') {
+    let list: { endpoint?: string; health?: boolean; took?: string; error?: string }[] | undefined;
+    try {
+      list = JSON.parse(stdout);
+    } catch {
+      list = undefined;
+    }
+    if (!Array.isArray(list)) {
+      const error = etcdError(stderr, exitCode);
+      return endpoints.map((endpoint) => ({ endpoint, healthy: false, took: '', error }));
+    }
+    return list.map((h) => ({
+      endpoint: String(h.endpoint ?? ''),
+      healthy: h.health === true,
+      took: String(h.took ?? ''),
+      ...(h.error ? { error: h.error } : {}),
+    }));
+  },
+});

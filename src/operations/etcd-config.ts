@@ -1,0 +1,37 @@
+import { pathExists } from '../facts/path.js';
+import { clusterStateOf, ETCD_CONF, memberDataDir, renderEtcdConf, withClusterState } from './etcd-conf.js';
+import { clusterOf } from './etcd-cluster.js';
+import { planFile } from './file-plan.js';
+import { defineOperation, type ArgSpec } from './types.js';
+import { withDefaults } from './util.js';
+
+export interface EtcdConfigArgs {
+  path?: string;
+}
+
+const args: Record<string, ArgSpec> = { path: { type: 'string', default: ETCD_CONF } };
+
+export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
+  name: 'etcd_config',
+  description: "Write this member's etcd.conf from the inventory's cluster",
+  args,
+  async plan(ctx, raw) {
+    const { path } = withDefaults(args, raw);
+    const { cluster, members } = clusterOf(ctx, 'etcd_config');
+    // A member whose data dir holds raft state joins as "existing": a live cluster is never
+    // re-bootstrapped. (No package creates member/, so --check needs no caveat here.)
+    const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, ctx.host.name)}/member` });
+    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData ? 'existing' : 'new');
+    return {
+      steps: await planFile(ctx, {
+        path: path!,
+        content,
+        mode: 0o644,
+        owner: 'root',
+        group: 'root',
+        // etcd ignores the state once its data dir exists: new -> existing needs no restart.
+        noNotify: (before) => clusterStateOf(before) === 'new' && withClusterState(before, 'existing') === content,
+      }),
+    };
+  },
+});

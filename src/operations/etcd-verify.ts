@@ -1,0 +1,125 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Connection } from '../connection/types.js';
+import { etcdHealth, etcdMembers, type EtcdQuery } from '../facts/etcd.js';
+import { file, type FileFact } from '../facts/file.js';
+import { probeFact } from '../facts/run.js';
+import type { ClusterSpec } from '../inventory/types.js';
+import type { FileStep } from '../plan/types.js';
+import { clusterStateOf, ETCD_CONF, etcdTlsPaths, memberUrls, withClusterState, type Member } from './etcd-conf.js';
+import { clusterOf } from './etcd-cluster.js';
+import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
+import { withDefaults } from './util.js';
+
+export interface EtcdVerifyArgs {
+  timeout?: number;
+  interval_ms?: number;
+  /** etcd.conf to switch to INITIAL_CLUSTER_STATE="existing" once healthy. */
+  path?: string;
+}
+
+export interface MemberRow {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  started: boolean;
+  healthy: boolean;
+}
+
+const args: Record<string, ArgSpec> = {
+  timeout: { type: 'number', default: 60, description: 'seconds to wait for a healthy cluster' },
+  interval_ms: { type: 'number', default: 500 },
+  path: { type: 'string', default: ETCD_CONF },
+};
+
+export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
+  name: 'etcd_verify',
+  description: 'Wait until etcd lists exactly the inventory members, all started and healthy',
+  args,
+  async plan(ctx, raw) {
+    const a = withDefaults(args, raw);
+    const { cluster, members } = clusterOf(ctx, 'etcd_verify');
+    const query = queries(cluster, members, ctx.host.name);
+    // In --check the rewrite that `then` will make is predicted here, from the conf as
+    // earlier tasks were predicted to leave it; a real run decides after verifying.
+    const predicted = ctx.check ? toExisting(a.path!, await ctx.fact(file, { path: a.path! })) : undefined;
+    return {
+      steps: predicted ? [predicted] : [],
+      verify: async (conn) => {
+        const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
+        const r = await poll(conn, query, members, cluster, timeoutMs, a.interval_ms!);
+        if (!r.ok || ctx.check) return r;
+        const then = toExisting(a.path!, await probeFact(conn, file, { path: a.path! }));
+        return then ? { ...r, then: [then] } : r;
+      },
+    };
+  },
+});
+
+function queries(cluster: ClusterSpec, members: Member[], self: string) {
+  const t = etcdTlsPaths(cluster, self);
+  const tls = t && { cacert: t.ca, cert: t.cert, key: t.key };
+  const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m)]));
+  return {
+    self: { endpoints: [urls.get(self)!.client], tls } as EtcdQuery,
+    all: { endpoints: members.map((m) => urls.get(m.name)!.client), tls } as EtcdQuery,
+    urls,
+  };
+}
+
+/** FileStep switching a conf that says "new" to "existing"; undefined when nothing to do. */
+function toExisting(path: string, f: FileFact): FileStep | undefined {
+  if (!f.exists || f.type !== 'file' || f.content === undefined || clusterStateOf(f.content) !== 'new') return undefined;
+  return {
+    kind: 'file',
+    description: `set ETCD_INITIAL_CLUSTER_STATE="existing" in ${path}`,
+    path,
+    before: f.content,
+    after: withClusterState(f.content, 'existing'),
+    mode: f.mode,
+    owner: f.owner,
+    group: f.group,
+    noNotify: true,
+  };
+}
+
+async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Member[], cluster: ClusterSpec, timeoutMs: number, intervalMs: number): Promise<VerifyResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await checkOnce(conn, q, members);
+    if (r.problems.length === 0)
+      return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, data: r.rows };
+    if (Date.now() + intervalMs > deadline)
+      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}`, data: r.rows };
+    await sleep(intervalMs);
+  }
+}
+
+export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>, members: Member[]): Promise<{ problems: string[]; rows: MemberRow[] }> {
+  const [list, health] = await Promise.all([probeFact(conn, etcdMembers, q.self), probeFact(conn, etcdHealth, q.all)]);
+  const healthy = new Map(health.map((h) => [h.endpoint, h]));
+  const problems: string[] = [];
+  if (!list.ok) problems.push(`member list via ${q.self.endpoints[0]}: ${list.error}`);
+  const listed = list.ok ? list.members : [];
+  for (const m of members) {
+    const u = q.urls.get(m.name)!;
+    const got = listed.find((x) => x.name === m.name) ?? listed.find((x) => x.peerURLs.includes(u.peer));
+    if (list.ok && !got) problems.push(`${m.name} missing`);
+    else if (got && !got.started) problems.push(`${m.name} not started`);
+    else if (got && got.peerURLs.join(',') !== u.peer) problems.push(`${m.name} has peer URLs ${got.peerURLs.join(',')}, expected ${u.peer}`);
+    const h = healthy.get(u.client);
+    if (!h?.healthy) problems.push(`${m.name} unhealthy${h?.error ? ` (${h.error})` : ''}`);
+  }
+  for (const x of listed)
+    if (!members.some((m) => m.name === x.name || q.urls.get(m.name)!.peer === x.peerURLs[0]))
+      problems.push(`unexpected member ${x.name || '(unstarted)'} ${x.id} ${x.peerURLs.join(',')}`);
+  const rows = listed.map((x) => ({
+    id: x.id,
+    name: x.name,
+    peerURLs: x.peerURLs,
+    clientURLs: x.clientURLs,
+    started: x.started,
+    healthy: x.clientURLs.some((c) => healthy.get(c)?.healthy === true),
+  }));
+  return { problems, rows };
+}

@@ -1,0 +1,64 @@
+import { shellJoin } from '../connection/quote.js';
+import { systemdUnit, unitName } from '../facts/systemd.js';
+import type { CommandStep, Effect } from '../plan/types.js';
+import { defineOperation, type ArgSpec } from './types.js';
+import { factOf, withDefaults } from './util.js';
+
+export interface ServiceArgs {
+  name: string;
+  state?: 'started' | 'stopped' | 'restarted' | 'reloaded';
+  enabled?: boolean;
+  /** Run `systemctl daemon-reload` first when systemd says unit files changed on disk. */
+  daemon_reload?: boolean;
+  /** Do not wait for start/stop to finish (etcd's Type=notify start waits for quorum). */
+  no_block?: boolean;
+}
+
+const args: Record<string, ArgSpec> = {
+  name: { type: 'string', required: true, description: 'unit name; .service is implied' },
+  state: { type: 'string', enum: ['started', 'stopped', 'restarted', 'reloaded'] },
+  enabled: { type: 'boolean' },
+  daemon_reload: { type: 'boolean', default: false },
+  no_block: { type: 'boolean', default: false },
+};
+
+const RUNNING = ['active', 'activating', 'reloading'];
+/** Unit file states that need no `systemctl enable` (or cannot be enabled at all). */
+const ENABLED = ['enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias'];
+
+const systemctl = (verb: string, unit: string, noBlock: boolean, effects: Effect[]): CommandStep => ({
+  kind: 'command',
+  description: `${verb} ${unit}`,
+  command: shellJoin(['systemctl', verb, ...(noBlock ? ['--no-block'] : []), '--', unit]),
+  effects,
+});
+
+export const serviceOp = defineOperation<ServiceArgs>({
+  name: 'service',
+  description: 'Start, stop, restart, reload, enable or disable a systemd unit',
+  args,
+  async plan(ctx, raw) {
+    const a = withDefaults(args, raw);
+    const unit = unitName(a.name);
+    const { value: u, unknowable } = await factOf(ctx, systemdUnit, { name: a.name });
+    const missing = u.loadState === 'not-found';
+    if (unknowable && missing) ctx.note(`${unit} does not exist yet; an earlier step is predicted to install it`);
+    const steps: CommandStep[] = [];
+    if (u.needDaemonReload) {
+      if (a.daemon_reload) steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
+      else ctx.note(`${unit} changed on disk; systemd still uses the old definition (set daemon_reload: true)`);
+    }
+    const nb = a.no_block === true;
+    if (a.enabled === true && (missing || !ENABLED.includes(u.unitFileState)))
+      steps.push(systemctl('enable', unit, false, [{ kind: 'service', name: unit, enabled: true }]));
+    if (a.enabled === false && u.unitFileState === 'enabled') steps.push(systemctl('disable', unit, false, [{ kind: 'service', name: unit, enabled: false }]));
+    const running = !missing && RUNNING.includes(u.activeState);
+    const up: Effect[] = [{ kind: 'service', name: unit, active: true }];
+    if (a.state === 'started' && !running) steps.push(systemctl('start', unit, nb, up));
+    if (a.state === 'stopped' && running) steps.push(systemctl('stop', unit, nb, [{ kind: 'service', name: unit, active: false }]));
+    if (a.state === 'restarted') steps.push(systemctl('restart', unit, nb, up));
+    // reload on a stopped unit would fail; Ansible starts it instead.
+    if (a.state === 'reloaded') steps.push(systemctl(running ? 'reload' : 'start', unit, nb, up));
+    return { steps };
+  },
+});
