@@ -1,0 +1,159 @@
+/**
+ * readFile / writeFile on a remote host. Writes are atomic: the content goes to a temp file in
+ * the target's directory, gets its mode/owner, and is renamed over the target; on any failure
+ * the temp file is removed and the target is untouched.
+ *
+ * Without become: SFTP (rename with posix-rename@openssh.com, else `mv -f`).
+ * With become (sudo): one shell script under sudo, the content on stdin.
+ */
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import type { SFTPWrapper, Stats } from 'ssh2';
+import { ProvisionError } from '../errors.js';
+import type { WriteFileOptions } from './types.js';
+import { shellJoin } from './quote.js';
+import type { RawResult } from './exec.js';
+
+export interface FileOpsContext {
+  host: string;
+  run(command: string, opts: { become: boolean; stdin?: Buffer }): Promise<RawResult>;
+  sftp(): Promise<SFTPWrapper>;
+}
+
+const NO_SUCH_FILE = 2;
+
+type SftpError = Error & { code?: number | string };
+
+function call<T>(fn: (cb: (err: SftpError | undefined | null, v: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+}
+
+function firstLine(b: Buffer): string {
+  return b.toString('utf8').trim().split('\n').slice(-1)[0] ?? '';
+}
+
+function readError(ctx: FileOpsContext, path: string, why: string, cause?: unknown): ProvisionError {
+  return new ProvisionError('COMMAND', `cannot read ${path} on ${ctx.host}: ${why}`, { cause });
+}
+
+function writeError(ctx: FileOpsContext, path: string, why: string, cause?: unknown): ProvisionError {
+  return new ProvisionError('COMMAND', `cannot write ${path} on ${ctx.host}: ${why}`, { cause });
+}
+
+/** Shell script reading "$1"; exit 3 when it does not exist. */
+const READ_SCRIPT = 'test -e "$1" || exit 3; exec cat -- "$1"';
+
+export async function readRemoteFile(ctx: FileOpsContext, path: string, become: boolean): Promise<Buffer | null> {
+  if (become) {
+    const r = await ctx.run(shellJoin(['sh', '-c', READ_SCRIPT, 'sh', path]), { become: true });
+    if (r.exitCode === 3) return null;
+    if (r.exitCode !== 0) throw readError(ctx, path, firstLine(r.stderr) || `exit status ${r.exitCode}`);
+    return r.stdout;
+  }
+  const sftp = await ctx.sftp();
+  try {
+    return await call<Buffer>((cb) => sftp.readFile(path, cb as never));
+  } catch (e) {
+    const err = e as SftpError;
+    if (err.code === NO_SUCH_FILE || err.code === 'ENOENT') return null;
+    throw readError(ctx, path, err.message, e);
+  }
+}
+
+function chownSpec(opts: WriteFileOptions): string {
+  if (opts.owner && opts.group) return `${opts.owner}:${opts.group}`;
+  if (opts.owner) return opts.owner;
+  if (opts.group) return `:${opts.group}`;
+  return '';
+}
+
+function modeString(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+/**
+ * The script run under sudo. Positional args: $1 dir, $2 base name, $3 mode ('' = keep the
+ * target's, else 0644), $4 chown spec ('' = keep the target's owner), $5 target path.
+ */
+const WRITE_SCRIPT = [
+  'umask 077',
+  'tmp=$(mktemp "$1/.$2.provision-XXXXXX") || exit 1',
+  "trap 'rm -f -- \"$tmp\"' EXIT",
+  "trap 'exit 1' HUP INT TERM PIPE",
+  'cat > "$tmp" || exit 1',
+  'if [ -e "$5" ]; then chown --reference="$5" -- "$tmp" 2>/dev/null || :; fi',
+  'if [ -n "$3" ]; then chmod "$3" -- "$tmp"; elif [ -e "$5" ]; then chmod --reference="$5" -- "$tmp"; else chmod 0644 -- "$tmp"; fi || exit 1',
+  'if [ -n "$4" ]; then chown -- "$4" "$tmp" || exit 1; fi',
+  'mv -f -- "$tmp" "$5" || exit 1',
+  'trap - EXIT',
+].join('\n');
+
+export async function writeRemoteFile(
+  ctx: FileOpsContext,
+  path: string,
+  content: string | Buffer,
+  opts: WriteFileOptions,
+  become: boolean,
+): Promise<void> {
+  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  const dir = posix.dirname(path);
+  const base = posix.basename(path);
+  if (base === '' || base === '.' || base === '..' || path.endsWith('/')) throw writeError(ctx, path, 'not a file path');
+
+  if (become) {
+    const mode = opts.mode === undefined ? '' : modeString(opts.mode);
+    const cmd = shellJoin(['sh', '-c', WRITE_SCRIPT, 'sh', dir, base, mode, chownSpec(opts), path]);
+    const r = await ctx.run(cmd, { become: true, stdin: data });
+    if (r.exitCode !== 0) throw writeError(ctx, path, firstLine(r.stderr) || `exit status ${r.exitCode}`);
+    return;
+  }
+
+  const sftp = await ctx.sftp();
+  const tmp = posix.join(dir, `.${base}.provision-${randomBytes(6).toString('hex')}.tmp`);
+  let created = false;
+  try {
+    let existing: Stats | undefined;
+    try {
+      existing = await call<Stats>((cb) => sftp.stat(path, cb as never));
+    } catch (e) {
+      if ((e as SftpError).code !== NO_SUCH_FILE) throw e;
+    }
+    const mode = opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
+    const handle = await call<Buffer>((cb) => sftp.open(tmp, 'wx', { mode }, cb as never));
+    created = true;
+    try {
+      const CHUNK = 32 * 1024;
+      for (let off = 0; off < data.length; off += CHUNK) {
+        const len = Math.min(CHUNK, data.length - off);
+        await call<void>((cb) => sftp.write(handle, data, off, len, off, cb as never));
+      }
+      // The mode at open() went through the server's umask: set it exactly.
+      await call<void>((cb) => sftp.fsetstat(handle, { mode }, cb as never));
+      if (existing && !opts.owner && !opts.group) {
+        // Keep the replaced file's owner (best effort: only root may give files away).
+        await call<void>((cb) => sftp.fsetstat(handle, { uid: existing!.uid, gid: existing!.gid }, cb as never)).catch(
+          () => undefined,
+        );
+      }
+    } finally {
+      await call<void>((cb) => sftp.close(handle, cb as never));
+    }
+    const spec = chownSpec(opts);
+    if (spec) {
+      const r = await ctx.run(shellJoin(['chown', '--', spec, tmp]), { become: false });
+      if (r.exitCode !== 0) throw new Error(firstLine(r.stderr) || `chown exit status ${r.exitCode}`);
+    }
+    const exts = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
+    if (exts['posix-rename@openssh.com'] === '1') {
+      await call<void>((cb) => sftp.ext_openssh_rename(tmp, path, cb as never));
+    } else {
+      const r = await ctx.run(shellJoin(['mv', '-f', '--', tmp, path]), { become: false });
+      if (r.exitCode !== 0) throw new Error(firstLine(r.stderr) || `mv exit status ${r.exitCode}`);
+    }
+    created = false;
+  } catch (e) {
+    if (created) await call<void>((cb) => sftp.unlink(tmp, cb as never)).catch(() => undefined);
+    if (e instanceof ProvisionError) throw e;
+    throw writeError(ctx, path, (e as Error).message, e);
+  }
+}
