@@ -1,0 +1,157 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ClusterSpec } from '../../src/inventory/types.js';
+import { ensureClusterCerts, memberSans, opensslConfig, parseSans, type CertHost } from '../../src/tls/ca.js';
+
+const root = mkdtempSync(join(tmpdir(), 'provision-tls-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const cluster = (dir: string, over: Partial<ClusterSpec> = {}): ClusterSpec => ({
+  name: 'lab',
+  members: ['etcd0', 'etcd1', 'etcd2'],
+  bootstrap: 'dns',
+  token: 't',
+  dataDir: '/var/lib/etcd',
+  clientPort: 2379,
+  peerPort: 2380,
+  listen: 'address',
+  package: { name: 'etcd' },
+  dns: { domain: 'lab.internal', server: 'infra' },
+  tls: { dir },
+  ...over,
+});
+const HOSTS: CertHost[] = [
+  { name: 'etcd0', address: '10.88.0.10' },
+  { name: 'etcd1', address: '10.88.0.11' },
+  { name: 'etcd2', address: '10.88.0.12' },
+];
+
+const text = (path: string) => execFileSync('openssl', ['x509', '-in', path, '-noout', '-text'], { encoding: 'utf8' });
+const mtime = (path: string) => statSync(path).mtimeMs;
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+describe('memberSans', () => {
+  const cases: { name: string; over: Partial<ClusterSpec>; host: CertHost; dns: string[]; ip: string[] }[] = [
+    { name: 'dns mode', over: {}, host: HOSTS[0]!, dns: ['etcd0', 'localhost', 'etcd0.lab.internal', 'lab.internal'], ip: ['10.88.0.10', '127.0.0.1'] },
+    { name: 'static mode: no FQDN', over: { bootstrap: 'static' }, host: HOSTS[1]!, dns: ['etcd1', 'localhost'], ip: ['10.88.0.11', '127.0.0.1'] },
+    { name: 'loopback address once', over: { bootstrap: 'static' }, host: { name: 'a', address: '127.0.0.1' }, dns: ['a', 'localhost'], ip: ['127.0.0.1'] },
+    { name: 'IPv6', over: { bootstrap: 'static' }, host: { name: 'b', address: 'fd00::1' }, dns: ['b', 'localhost'], ip: ['fd00::1', '127.0.0.1'] },
+  ];
+  it.each(cases)('$name', ({ over, host, dns, ip }) => {
+    expect(memberSans(cluster('/x', over), host)).toEqual({ dns, ip });
+  });
+});
+
+describe('parseSans', () => {
+  it.each([
+    ['DNS:a, IP Address:10.0.0.1', ['DNS:a', 'IP:10.0.0.1']],
+    ['DNS:Etcd0.Lab, IP Address:FD00:0:0:0:0:0:0:1', ['DNS:etcd0.lab', 'IP:fd00::1']],
+    ['', []],
+  ])('%s', (input, want) => expect(parseSans(input)).toEqual(want));
+});
+
+describe('opensslConfig', () => {
+  it('member: serverAuth+clientAuth and SANs', () => {
+    const c = opensslConfig({ cn: 'etcd0', eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], sans: { dns: ['etcd0'], ip: ['10.0.0.1'] } });
+    expect(c).toContain('extendedKeyUsage = serverAuth,clientAuth');
+    expect(c).toContain('subjectAltName = DNS:etcd0,IP:10.0.0.1');
+    expect(c).toContain('CN = etcd0');
+  });
+  it('CA', () => expect(opensslConfig({ cn: 'x CA', ca: true })).toContain('basicConstraints = critical,CA:TRUE'));
+});
+
+describe('ensureClusterCerts (openssl)', () => {
+  const dir = join(root, 'pki', 'lab');
+  const c = cluster(dir);
+  const log: string[] = [];
+
+  it('makes CA, member and client certificates with the wanted names and usages', async () => {
+    const certs = await ensureClusterCerts(c, HOSTS, (l) => log.push(l));
+    expect(certs.generated).toEqual(['ca', 'etcd0', 'etcd1', 'etcd2', 'client']);
+    expect(mode(dir)).toBe(0o700);
+    for (const n of ['ca', 'etcd0', 'etcd1', 'etcd2', 'client']) expect(mode(join(dir, `${n}.key`)), n).toBe(0o600);
+    expect(certs.members.etcd1!.cert).toBe(readFileSync(join(dir, 'etcd1.crt'), 'utf8'));
+    expect(certs.ca.certPath).toBe(join(dir, 'ca.crt'));
+
+    const ca = text(join(dir, 'ca.crt'));
+    expect(ca).toContain('CA:TRUE');
+    expect(ca).toContain('ASN1 OID: prime256v1');
+
+    const m = text(join(dir, 'etcd0.crt'));
+    expect(m).toContain('TLS Web Server Authentication, TLS Web Client Authentication');
+    for (const s of ['DNS:etcd0', 'DNS:localhost', 'DNS:etcd0.lab.internal', 'DNS:lab.internal', 'IP Address:10.88.0.10', 'IP Address:127.0.0.1']) expect(m).toContain(s);
+    expect(m).toContain('ecdsa-with-SHA256');
+    expect(m).toContain('Issuer: CN = lab etcd CA');
+    expect(m).not.toContain('etcd1');
+
+    const cl = text(join(dir, 'client.crt'));
+    expect(cl).toContain('TLS Web Client Authentication');
+    expect(cl).not.toContain('TLS Web Server Authentication');
+
+    // openssl agrees the chain holds.
+    const v = execFileSync('openssl', ['verify', '-CAfile', join(dir, 'ca.crt'), join(dir, 'etcd0.crt'), join(dir, 'client.crt')], { encoding: 'utf8' });
+    expect(v).toMatch(/etcd0.crt: OK[\s\S]*client.crt: OK/);
+  });
+
+  it('a re-run reuses everything (files untouched)', async () => {
+    const before = ['ca', 'etcd0', 'etcd1', 'etcd2', 'client'].map((n) => [mtime(join(dir, `${n}.crt`)), mtime(join(dir, `${n}.key`))]);
+    const certs = await ensureClusterCerts(c, HOSTS);
+    expect(certs.generated).toEqual([]);
+    expect(['ca', 'etcd0', 'etcd1', 'etcd2', 'client'].map((n) => [mtime(join(dir, `${n}.crt`)), mtime(join(dir, `${n}.key`))])).toEqual(before);
+  });
+
+  it('a changed address makes only that member certificate again', async () => {
+    const before = mtime(join(dir, 'etcd0.crt'));
+    const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const moved = HOSTS.map((h) => (h.name === 'etcd1' ? { ...h, address: '10.88.0.99' } : h));
+    const lines: string[] = [];
+    const certs = await ensureClusterCerts(c, moved, (l) => lines.push(l));
+    expect(certs.generated).toEqual(['etcd1']);
+    expect(lines.join('\n')).toContain('etcd1.crt (names changed');
+    expect(text(join(dir, 'etcd1.crt'))).toContain('IP Address:10.88.0.99');
+    expect(mtime(join(dir, 'etcd0.crt'))).toBe(before);
+    expect(readFileSync(join(dir, 'ca.crt'), 'utf8')).toBe(ca);
+  });
+
+  it('a new member is added; a mode change is repaired without regenerating', async () => {
+    chmodSync(join(dir, 'etcd0.key'), 0o644);
+    const certs = await ensureClusterCerts(c, [...HOSTS, { name: 'etcd3', address: '10.88.0.13' }]);
+    expect(certs.generated).toEqual(['etcd1', 'etcd3']);
+    expect(mode(join(dir, 'etcd0.key'))).toBe(0o600);
+  });
+
+  it('certificates expiring within 30 days are made again; the CA (10 years) is kept', async () => {
+    const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const lines: string[] = [];
+    const later = Date.now() + 710 * 86_400_000;
+    const certs = await ensureClusterCerts(c, HOSTS, (l) => lines.push(l), { now: () => later });
+    expect(certs.generated).toEqual(['etcd0', 'etcd1', 'etcd2', 'client']);
+    expect(lines[0]).toMatch(/etcd0.crt \(expires in (19|20) days\)/);
+    expect(readFileSync(join(dir, 'ca.crt'), 'utf8')).toBe(ca);
+  });
+
+  it('a damaged key or a replaced CA makes what depends on it again', async () => {
+    writeFileSync(join(dir, 'etcd2.key'), 'garbage\n', { mode: 0o600 });
+    expect((await ensureClusterCerts(c, HOSTS)).generated).toEqual(['etcd2']);
+    rmSync(join(dir, 'ca.key'));
+    const certs = await ensureClusterCerts(c, HOSTS);
+    expect(certs.generated).toEqual(['ca', 'etcd0', 'etcd1', 'etcd2', 'client']);
+    expect((await ensureClusterCerts(c, HOSTS)).generated).toEqual([]);
+  });
+
+  it('a non-DNS cluster gets no FQDN', async () => {
+    const d2 = join(root, 'static');
+    await ensureClusterCerts(cluster(d2, { bootstrap: 'static', dns: undefined }), HOSTS.slice(0, 1));
+    const m = text(join(d2, 'etcd0.crt'));
+    expect(m).not.toContain('lab.internal');
+    expect(m).toContain('DNS:etcd0, DNS:localhost');
+  });
+
+  it('refuses member names that collide with the CA or client files', async () => {
+    await expect(ensureClusterCerts(c, [{ name: 'client', address: '10.0.0.1' }])).rejects.toThrow(/cannot name certificate files/);
+    await expect(ensureClusterCerts(cluster(dir, { tls: undefined }), HOSTS)).rejects.toThrow(/no tls section/);
+  });
+});
