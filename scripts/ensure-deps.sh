@@ -3,8 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/vitest ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "installing npm packages (npm install, as pinned by package-lock.json)" >&2
+  # Not `npm ci`: the registry here lacks some of rollup's optional per-platform packages at the
+  # locked version, which `npm ci` rejects as an out-of-sync lock; `npm install` keeps the lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 # Always rebuild: a stale dist/ would run old code.
 node_modules/.bin/tsc -p tsconfig.build.json

@@ -1,0 +1,40 @@
+import type { Step } from '../plan/types.js';
+
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+export interface TaskResult {
+  host: string;
+  play: string;
+  task: string;
+  op: string;
+  status: TaskStatus;
+  /** The steps run (or, in --check, predicted). */
+  steps: Step[];
+  notes: string[];
+  message?: string;
+  /** Structured output (the etcd member table from etcd_verify). */
+  data?: unknown;
+  handler: boolean;
+  durationMs: number;
+}
+
+export interface HostRecap {
+  ok: number;
+  changed: number;
+  failed: number;
+  unreachable: number;
+  skipped: number;
+}
+
+/** Everything the run tells the user, as values; the reporter decides how to show them. */
+export type RunEvent =
+  | { type: 'start'; inventory: string; playbook: string; check: boolean; hosts: string[] }
+  | { type: 'warning'; message: string }
+  | { type: 'play'; name: string; hosts: string[] }
+  | { type: 'connect'; host: string; ok: boolean; message?: string; durationMs: number }
+  | { type: 'task'; result: TaskResult }
+  | { type: 'unreachable'; host: string; message: string }
+  | { type: 'interrupted'; message: string }
+  | { type: 'recap'; hosts: Record<string, HostRecap>; durationMs: number; check: boolean };
+
+export const emptyRecap = (): HostRecap => ({ ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 });

@@ -1,0 +1,196 @@
+/**
+ * Runs one play's tasks on one host, in order: plan each task against fresh facts (or, in
+ * --check, against facts as earlier predicted steps would leave them), then apply its
+ * steps, then any verification, then the handlers that were notified.
+ */
+import type { Connection } from '../connection/types.js';
+import { ProvisionError, isProvisionError } from '../errors.js';
+import { predictFact, probeFact } from '../facts/run.js';
+import type { FactDef } from '../facts/types.js';
+import type { HostEntry, Inventory } from '../inventory/types.js';
+import type { OperationContext, OperationDef } from '../operations/types.js';
+import type { Step } from '../plan/types.js';
+import { evaluateWhen } from '../playbook/when.js';
+import type { Play, Task } from '../playbook/types.js';
+import { renderArgs } from '../template/index.js';
+import type { RunEvent, TaskResult } from './events.js';
+import { applyStep } from './apply.js';
+
+export interface HostRunOptions {
+  check: boolean;
+  inventory: Inventory;
+  operations: Map<string, OperationDef<any>>;
+  playbookDir: string;
+  emit: (e: RunEvent) => void;
+  /** Set when the user pressed Ctrl-C: finish the current step, start nothing new. */
+  aborted: () => boolean;
+}
+
+export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
+
+/** Per-host state that outlives one play (predicted steps in --check). */
+export interface HostState {
+  host: HostEntry;
+  conn: Connection;
+  predicted: Step[];
+}
+
+export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
+  const pending = new Set<string>();
+  const vars = hostVars(state.host, play, opts);
+  for (const task of play.tasks) {
+    if (opts.aborted()) return 'interrupted';
+    if (task.op === 'flush_handlers') {
+      const outcome = await flushHandlers(state, play, pending, vars, opts);
+      if (outcome !== 'ok') return outcome;
+      continue;
+    }
+    const { result, outcome } = await runTask(state, play, task, vars, opts, false);
+    opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') return outcome;
+    if (result.status === 'changed') {
+      const notifying = result.steps.some((s) => !(s.kind === 'file' && s.noNotify));
+      if (notifying) task.notify.forEach((h) => pending.add(h));
+      // A service started from stopped in this run already runs the new config: a pending
+      // restart of it would only bounce it again.
+      for (const s of result.steps) {
+        if (s.kind !== 'command' || !/systemctl (--no-block )?start /.test(s.command)) continue;
+        for (const eff of s.effects ?? []) {
+          if (eff.kind !== 'service' || eff.active !== true) continue;
+          for (const h of play.handlers) if (h.op === 'service' && h.args.name === eff.name) pending.delete(h.name);
+        }
+      }
+    }
+  }
+  return flushHandlers(state, play, pending, vars, opts);
+}
+
+async function flushHandlers(state: HostState, play: Play, pending: Set<string>, vars: Record<string, unknown>, opts: HostRunOptions): Promise<HostOutcome> {
+  for (const h of play.handlers) {
+    if (!pending.has(h.name)) continue;
+    pending.delete(h.name);
+    if (opts.aborted()) return 'interrupted';
+    const { result, outcome } = await runTask(state, play, h, vars, opts, true);
+    opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') return outcome;
+  }
+  return 'ok';
+}
+
+function hostVars(host: HostEntry, play: Play, opts: HostRunOptions): Record<string, unknown> {
+  const groups: Record<string, string[]> = Object.fromEntries(opts.inventory.groups);
+  return {
+    ...host.vars,
+    ...play.vars,
+    inventory_hostname: host.name,
+    address: host.connection.address,
+    groups,
+    cluster: opts.inventory.cluster,
+    playbook_dir: opts.playbookDir,
+    check_mode: opts.check,
+  };
+}
+
+async function runTask(
+  state: HostState,
+  play: Play,
+  task: Task,
+  vars: Record<string, unknown>,
+  opts: HostRunOptions,
+  handler: boolean,
+): Promise<{ result: TaskResult; outcome: HostOutcome }> {
+  const started = Date.now();
+  const result: TaskResult = {
+    host: state.host.name, play: play.name, task: task.name, op: task.op,
+    status: 'ok', steps: [], notes: [], handler, durationMs: 0,
+  };
+  const done = (outcome: HostOutcome = 'ok') => {
+    result.durationMs = Date.now() - started;
+    return { result, outcome };
+  };
+  try {
+    if (task.when && !evaluateWhen(task.when, vars)) {
+      result.status = 'skipped';
+      result.message = `when: ${task.when.source}`;
+      return done();
+    }
+    const op = opts.operations.get(task.op);
+    if (!op) throw new ProvisionError('PLAYBOOK', `unknown operation ${task.op}`, { location: task.location });
+    const args = renderArgs(task.args, vars, task.location);
+    const unknowable = new Set<string>();
+    const become = task.become ?? play.become;
+    const conn = become === undefined ? state.conn : withBecome(state.conn, become);
+    const ctx: OperationContext = {
+      host: state.host,
+      inventory: opts.inventory,
+      cluster: opts.inventory.cluster,
+      vars,
+      check: opts.check,
+      fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
+        const probed = await probeFact(conn, def, a);
+        if (!opts.check) return probed;
+        const p = predictFact(def, a, state.predicted, probed);
+        if (p.unknowable) unknowable.add(factId(def, a));
+        return p.value;
+      },
+      unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factId(def, a)),
+      note: (text: string) => result.notes.push(text),
+    };
+    const plan = await op.plan(ctx, args);
+    result.steps = plan.steps;
+    if (opts.check) {
+      const changedBefore = state.predicted.length > 0;
+      state.predicted.push(...plan.steps);
+      result.status = plan.steps.length ? 'changed' : 'ok';
+      if (plan.verify) {
+        if (changedBefore || plan.steps.length) {
+          result.notes.push('verification runs after the changes above are made');
+        } else {
+          const v = await plan.verify(conn);
+          result.data = v.data;
+          result.message = v.message;
+          if (!v.ok) result.status = 'failed';
+        }
+      }
+      return done(result.status === 'failed' ? 'failed' : 'ok');
+    }
+    for (const step of plan.steps) {
+      if (opts.aborted()) return done('interrupted');
+      await applyStep(conn, step);
+    }
+    if (plan.steps.length) result.status = 'changed';
+    if (plan.verify) {
+      const v = await plan.verify(conn);
+      result.data = v.data;
+      result.message = v.message;
+      if (!v.ok) {
+        result.status = 'failed';
+        return done('failed');
+      }
+      for (const step of v.then ?? []) {
+        await applyStep(conn, step);
+        result.steps.push(step);
+        result.status = 'changed';
+      }
+    }
+    return done();
+  } catch (e) {
+    result.status = 'failed';
+    result.message = isProvisionError(e) ? e.format() : String((e as Error)?.stack ?? e);
+    const lost = isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
+    return done(lost ? 'unreachable' : 'failed');
+  }
+}
+
+const factId = (def: FactDef<any, any>, a: unknown) => `${def.name} ${JSON.stringify(a)}`;
+
+/** The same connection, with become forced on or off for every call. */
+function withBecome(conn: Connection, become: boolean): Connection {
+  return {
+    host: conn.host,
+    exec: (c, o) => conn.exec(c, { ...o, become: o?.become ?? become }),
+    readFile: (p, o) => conn.readFile(p, { ...o, become: o?.become ?? become }),
+    writeFile: (p, c, o) => conn.writeFile(p, c, { ...o, become: o?.become ?? become }),
+    close: () => conn.close(),
+  };
+}

@@ -1,0 +1,47 @@
+/** Collects run events and prints them once, as one JSON document, at the end. */
+import type { RunEvent, TaskResult } from '../executor/events.js';
+import type { Step } from '../plan/types.js';
+import { renderStepDiff } from '../plan/diff.js';
+
+export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
+  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean } = {
+    warnings: [], unreachable: {}, tasks: [],
+  };
+  return (e) => {
+    switch (e.type) {
+      case 'start':
+        Object.assign(doc, { check: e.check, inventory: e.inventory, playbook: e.playbook });
+        break;
+      case 'warning':
+        doc.warnings.push(e.message);
+        break;
+      case 'unreachable':
+        doc.unreachable[e.host] = e.message;
+        break;
+      case 'task':
+        doc.tasks.push(taskJson(e.result));
+        break;
+      case 'interrupted':
+        doc.interrupted = true;
+        break;
+      case 'recap':
+        doc.recap = e.hosts;
+        doc.durationMs = e.durationMs;
+        write(JSON.stringify(doc, null, 2) + '\n');
+        break;
+    }
+  };
+}
+
+function taskJson(r: TaskResult) {
+  return { ...r, steps: r.steps.map(stepJson) };
+}
+
+/** Steps without secret content: a secret file step says only that it changes. */
+function stepJson(s: Step) {
+  if (s.kind === 'command') return { kind: s.kind, description: s.description, command: s.command };
+  return {
+    kind: s.kind, description: s.description, path: s.path, mode: s.mode.toString(8).padStart(4, '0'), owner: s.owner, group: s.group,
+    diff: renderStepDiff(s),
+  };
+}

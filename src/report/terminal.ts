@@ -1,0 +1,117 @@
+/** Renders run events for a person at a terminal (the only place besides json.ts that prints). */
+import chalk from 'chalk';
+import type { RunEvent, TaskResult } from '../executor/events.js';
+import { renderStepDiff, describeStep } from '../plan/diff.js';
+
+export interface TerminalOptions {
+  diff: boolean;
+  verbose: number;
+  write: (s: string) => void;
+}
+
+interface MemberRow {
+  id: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  started: boolean;
+  healthy?: boolean;
+}
+
+const statusColour = {
+  ok: chalk.green,
+  changed: chalk.yellow,
+  failed: chalk.red,
+  skipped: chalk.cyan,
+} as const;
+
+export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
+  const out = opts.write;
+  let members: MemberRow[] | undefined;
+  let check = false;
+  return (e) => {
+    switch (e.type) {
+      case 'start':
+        check = e.check;
+        if (check) out(chalk.bold('check mode: nothing will be changed; showing what a real run would do\n'));
+        break;
+      case 'warning':
+        out(chalk.magenta(`warning: ${e.message}\n`));
+        break;
+      case 'play':
+        out(chalk.bold(`\nPLAY [${e.name}] ${e.hosts.join(', ')}\n`));
+        break;
+      case 'connect':
+        if (opts.verbose > 0) out(chalk.dim(`connected: [${e.host}] in ${e.durationMs} ms\n`));
+        break;
+      case 'unreachable':
+        out(chalk.red(`unreachable: [${e.host}] ${e.message}\n`));
+        break;
+      case 'task':
+        taskLine(e.result);
+        if (Array.isArray(e.result.data) && e.result.op === 'etcd_verify') members = e.result.data as MemberRow[];
+        break;
+      case 'interrupted':
+        out(chalk.red(`\n${e.message}\n`));
+        break;
+      case 'recap': {
+        if (members?.length) out('\n' + memberTable(members));
+        out(chalk.bold(`\nPLAY RECAP${check ? ' (check: predicted)' : ''}\n`));
+        const width = Math.max(...Object.keys(e.hosts).map((h) => h.length), 4);
+        for (const [host, r] of Object.entries(e.hosts)) {
+          const colour = r.failed || r.unreachable ? chalk.red : r.changed ? chalk.yellow : chalk.green;
+          out(
+            `${colour(host.padEnd(width))} : ${chalk.green(`ok=${r.ok}`)}  ${chalk.yellow(`changed=${r.changed}`)}  ` +
+              `${(r.unreachable ? chalk.red : (s: string) => s)(`unreachable=${r.unreachable}`)}  ` +
+              `${(r.failed ? chalk.red : (s: string) => s)(`failed=${r.failed}`)}  skipped=${r.skipped}\n`,
+          );
+        }
+        out(chalk.dim(`finished in ${(e.durationMs / 1000).toFixed(2)} s\n`));
+        break;
+      }
+    }
+  };
+
+  function taskLine(r: TaskResult): void {
+    const label = statusColour[r.status](`${r.status}:`);
+    const took = chalk.dim(`(${(r.durationMs / 1000).toFixed(2)}s)`);
+    out(`${label} [${r.host}] ${r.handler ? 'handler: ' : ''}${r.task} ${took}\n`);
+    for (const n of r.notes) out(chalk.dim(`    note: ${n}\n`));
+    if (r.status === 'failed' && r.message) out(chalk.red(indent(r.message)) + '\n');
+    else if (r.message && opts.verbose > 0) out(chalk.dim(indent(r.message)) + '\n');
+    if (r.status !== 'changed') return;
+    for (const s of r.steps) {
+      if (opts.diff) out(colourDiff(indent(renderStepDiff(s))) + '\n');
+      else if (opts.verbose > 0) out(chalk.dim(`    - ${describeStep(s)}\n`));
+    }
+  }
+}
+
+const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+
+function colourDiff(s: string): string {
+  return s
+    .split('\n')
+    .map((l) => {
+      const t = l.slice(4);
+      if (t.startsWith('+++') || t.startsWith('---')) return chalk.bold(l);
+      if (t.startsWith('+')) return chalk.green(l);
+      if (t.startsWith('-')) return chalk.red(l);
+      if (t.startsWith('@@')) return chalk.cyan(l);
+      return l;
+    })
+    .join('\n');
+}
+
+/** The member table, as `etcdctl member list -w table` shows it, plus health. */
+export function memberTable(rows: MemberRow[]): string {
+  const head = ['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'HEALTH'];
+  const body = rows.map((r) => [
+    r.id, r.started ? 'started' : 'unstarted', r.name, r.peerURLs.join(','), r.clientURLs.join(','),
+    r.healthy === undefined ? '' : r.healthy ? 'healthy' : 'unhealthy',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
+  const row = (cells: string[]) => '|' + cells.map((c, i) => ` ${c.padEnd(widths[i]!)} `).join('|') + '|';
+  return [line, row(head), line, ...body.map(row), line].join('\n') + '\n';
+}
