@@ -7,6 +7,7 @@ import type { Connection } from '../connection/types.js';
 import { ProvisionError, isProvisionError } from '../errors.js';
 import { predictFact, probeFact } from '../facts/run.js';
 import type { FactDef } from '../facts/types.js';
+import { unitName } from '../facts/systemd.js';
 import type { HostEntry, Inventory } from '../inventory/types.js';
 import type { OperationContext, OperationDef } from '../operations/types.js';
 import type { Step } from '../plan/types.js';
@@ -54,10 +55,12 @@ export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunO
       // A service started from stopped in this run already runs the new config: a pending
       // restart of it would only bounce it again.
       for (const s of result.steps) {
-        if (s.kind !== 'command' || !/systemctl (--no-block )?start /.test(s.command)) continue;
+        if (s.kind !== 'command' || !/^systemctl start\b/.test(s.command)) continue;
         for (const eff of s.effects ?? []) {
           if (eff.kind !== 'service' || eff.active !== true) continue;
-          for (const h of play.handlers) if (h.op === 'service' && h.args.name === eff.name) pending.delete(h.name);
+          for (const h of play.handlers) {
+            if (h.op === 'service' && typeof h.args.name === 'string' && unitName(h.args.name) === eff.name) pending.delete(h.name);
+          }
         }
       }
     }

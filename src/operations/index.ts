@@ -5,14 +5,27 @@ import { etcdVerifyOp } from './etcd-verify.js';
 import { fileOp } from './file.js';
 import { packageOp } from './package.js';
 import { serviceOp } from './service.js';
-import type { OperationDef } from './types.js';
+import { defineOperation, type OperationDef } from './types.js';
 
 export * from './types.js';
 export { renderEtcdConf, memberUrls, clusterMembers, etcdTlsPaths, memberDataDir, discoveryUrl, ETCD_CONF } from './etcd-conf.js';
 export { ETCD_DROPIN } from './etcd-unit.js';
 export type { MemberRow } from './etcd-verify.js';
 
+/**
+ * `flush_handlers`: run the handlers notified so far (as Ansible's meta: flush_handlers). The
+ * executor handles it itself; it is registered so the playbook loader knows the name.
+ */
+export const flushHandlersOp = defineOperation<Record<string, never>>({
+  name: 'flush_handlers',
+  description: 'Run the handlers notified so far, now rather than at the end of the play.',
+  args: {},
+  async plan() {
+    return { steps: [] };
+  },
+});
+
 /** Every operation a playbook task may name. */
 export const operations = new Map<string, OperationDef<any>>(
-  [packageOp, fileOp, commandOp, serviceOp, etcdConfigOp, etcdUnitOp, etcdVerifyOp].map((op) => [op.name, op as OperationDef<any>]),
+  [packageOp, fileOp, commandOp, serviceOp, etcdConfigOp, etcdUnitOp, etcdVerifyOp, flushHandlersOp].map((op) => [op.name, op as OperationDef<any>]),
 );
