@@ -40,7 +40,7 @@ const writeState = (s: LabState) => {
 
 /** One lab command at a time on this machine. */
 async function withLock<T>(fn: () => Promise<T>): Promise<T> {
-  const lock = '/run/provision-lab.lock';
+  const lock = LAB.lockFile;
   for (let i = 0; ; i++) {
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
