@@ -34,11 +34,62 @@ export interface HostState {
   host: HostEntry;
   conn: Connection;
   predicted: Step[];
+  /**
+   * Probe results (raw, as read on the host) by fact and become. Valid until a step is
+   * applied on the host: a real run clears it after every change; --check changes nothing,
+   * so its probes stay valid for the whole run.
+   */
+  probes: Map<string, Promise<unknown>>;
+}
+
+/** Reads a fact through the host's probe cache. */
+function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean | undefined, def: FactDef<T, A>, a: A): Promise<T> {
+  const key = `${become ?? '-'} ${factId(def, a)}`;
+  let p = state.probes.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = probeFact(conn, def, a);
+    state.probes.set(key, p);
+    // A failed probe is not remembered: the task that needs it reports the error itself.
+    p.catch(() => state.probes.delete(key));
+  }
+  return p;
+}
+
+/**
+ * Reads, all at once, the facts the play's tasks would ask for if nothing changed, so that
+ * the round trips overlap instead of adding up. Plans made here are thrown away; errors
+ * are left for the real planning, which happens in order as before and reads the facts
+ * from the cache only while no step has changed the host.
+ */
+async function prefetch(state: HostState, play: Play, vars: Record<string, unknown>, opts: HostRunOptions): Promise<void> {
+  await Promise.all(
+    [...play.tasks].map(async (task) => {
+      try {
+        if (task.op === 'flush_handlers' || (task.when && !evaluateWhen(task.when, vars))) return;
+        const op = opts.operations.get(task.op);
+        if (!op) return;
+        const become = task.become ?? play.become;
+        const conn = become === undefined ? state.conn : withBecome(state.conn, become);
+        await op.plan(
+          {
+            host: state.host, inventory: opts.inventory, cluster: opts.inventory.cluster, vars, check: opts.check,
+            fact: (def, a) => cachedProbe(state, conn, become, def, a),
+            unknowable: () => false,
+            note: () => {},
+          },
+          renderArgs(task.args, vars, task.location),
+        );
+      } catch {
+        // reported by the real planning
+      }
+    }),
+  );
 }
 
 export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
   const pending = new Set<string>();
   const vars = hostVars(state.host, play, opts);
+  await prefetch(state, play, vars, opts);
   for (const task of play.tasks) {
     if (opts.aborted()) return 'interrupted';
     if (task.op === 'flush_handlers') {
@@ -130,7 +181,7 @@ async function runTask(
       vars,
       check: opts.check,
       fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
-        const probed = await probeFact(conn, def, a);
+        const probed = await cachedProbe(state, conn, become, def, a);
         if (!opts.check) return probed;
         const p = predictFact(def, a, state.predicted, probed);
         if (p.unknowable) unknowable.add(factId(def, a));
@@ -159,6 +210,7 @@ async function runTask(
     }
     for (const step of plan.steps) {
       if (opts.aborted()) return done('interrupted');
+      state.probes.clear();
       await applyStep(conn, step);
     }
     if (plan.steps.length) result.status = 'changed';
@@ -171,6 +223,7 @@ async function runTask(
         return done('failed');
       }
       for (const step of v.then ?? []) {
+        state.probes.clear();
         await applyStep(conn, step);
         result.steps.push(step);
         result.status = 'changed';

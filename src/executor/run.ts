@@ -58,7 +58,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
         try {
           const conn = await opts.connect(host.connection);
           emit({ type: 'connect', host: name, ok: true, durationMs: Date.now() - t0 });
-          const st: HostState = { host, conn, predicted: [] };
+          const st: HostState = { host, conn, predicted: [], probes: new Map() };
           states.set(name, st);
           return st;
         } catch (e) {
