@@ -1,0 +1,181 @@
+/**
+ * The executor's contract on fake hosts: tasks in order per host, hosts independent, facts
+ * fresh after every change (the probe cache), handlers fired once and only when notified,
+ * --check predicting exactly what the real run does, failures and lost hosts contained.
+ */
+import { describe, expect, it } from 'vitest';
+import { shellJoin } from '../../src/connection/quote.js';
+import { FakeConnection } from '../../src/connection/fake.js';
+import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
+import { ProvisionError } from '../../src/errors.js';
+import type { RunEvent, TaskResult } from '../../src/executor/events.js';
+import { runPlaybook } from '../../src/executor/run.js';
+import { defineFact } from '../../src/facts/types.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { defineOperation, type OperationDef } from '../../src/operations/types.js';
+import { flushHandlersOp } from '../../src/operations/index.js';
+import { parsePlaybook } from '../../src/playbook/load.js';
+
+/** A host is a key/value store; `kv-get k` reads, `kv-set k v` writes, `boom` fails. */
+type World = Map<string, string>;
+const kvFact = defineFact<string | undefined, { key: string }>({
+  name: 'kv',
+  command: ({ key }) => shellJoin(['kv-get', key]),
+  parse: (stdout, code) => (code === 0 ? stdout : undefined),
+  predict: ({ key }, earlier) => {
+    let v: string | undefined;
+    for (const s of earlier) if (s.kind === 'command' && s.command.startsWith(shellJoin(['kv-set', key]) + ' ')) v = s.command.split(' ').pop()!.replace(/'/g, '');
+    return v;
+  },
+});
+const setOp = defineOperation<{ key: string; value: string }>({
+  name: 'kv_set',
+  description: 'set a key',
+  args: { key: { type: 'string', required: true }, value: { type: 'string', required: true } },
+  async plan(ctx, a) {
+    const cur = await ctx.fact(kvFact, { key: a.key });
+    return cur === a.value ? { steps: [] } : { steps: [{ kind: 'command', description: `set ${a.key}`, command: shellJoin(['kv-set', a.key, a.value]) }] };
+  },
+});
+/** Copies one key to another: its plan depends on what an earlier task wrote. */
+const copyOp = defineOperation<{ from: string; to: string }>({
+  name: 'kv_copy',
+  description: 'copy a key',
+  args: { from: { type: 'string', required: true }, to: { type: 'string', required: true } },
+  async plan(ctx, a) {
+    const [src, dst] = [await ctx.fact(kvFact, { key: a.from }), await ctx.fact(kvFact, { key: a.to })];
+    if (src === undefined || src === dst) return { steps: [] };
+    return { steps: [{ kind: 'command', description: `copy ${a.from}`, command: shellJoin(['kv-set', a.to, src]) }] };
+  },
+});
+const failOp = defineOperation<Record<string, never>>({
+  name: 'boom',
+  description: 'always fails',
+  args: {},
+  async plan() {
+    return { steps: [{ kind: 'command', description: 'boom', command: 'boom' }] };
+  },
+});
+const ops = new Map<string, OperationDef<any>>([setOp, copyOp, failOp, flushHandlersOp].map((o) => [o.name, o as OperationDef<any>]));
+
+function fakeHost(name: string, world: World): FakeConnection {
+  return new FakeConnection(name, (cmd) => {
+    const [verb, key, value] = cmd.split(' ').map((w) => w.replace(/^'|'$/g, ''));
+    if (verb === 'kv-get') return world.has(key!) ? { stdout: world.get(key!)! } : { exitCode: 1 };
+    if (verb === 'kv-set') return void world.set(key!, value!);
+    if (verb === 'boom') return { exitCode: 2, stderr: 'it went boom' };
+    return { exitCode: 127, stderr: `unknown ${cmd}` };
+  });
+}
+
+const INVENTORY = `
+all:
+  children:
+    nodes:
+      hosts:
+        a: { address: 192.0.2.1 }
+        b: { address: 192.0.2.2 }
+`;
+
+async function run(playbook: string, worlds: Record<string, World>, opts: { check?: boolean; down?: string[] } = {}) {
+  const inv = parseInventory(INVENTORY, '/tmp/inv.yaml', { home: '/nonexistent' });
+  const pb = parsePlaybook(playbook, '/tmp/pb.yaml', ops, inv);
+  const events: RunEvent[] = [];
+  const conns: FakeConnection[] = [];
+  const summary = await runPlaybook(inv, pb, {
+    check: !!opts.check,
+    forks: 5,
+    operations: ops,
+    emit: (e) => events.push(e),
+    connect: async (s: ConnectionSettings): Promise<Connection> => {
+      const name = s.address === '192.0.2.1' ? 'a' : 'b';
+      if (opts.down?.includes(name)) throw new ProvisionError('CONNECT', `cannot connect to ${name}`);
+      const c = fakeHost(name, worlds[name]!);
+      conns.push(c);
+      return c;
+    },
+  });
+  const tasks = events.filter((e): e is { type: 'task'; result: TaskResult } => e.type === 'task').map((e) => e.result);
+  const changed = tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`).sort();
+  return { summary, events, tasks, changed, conns };
+}
+
+const PLAY = `
+- name: kv
+  hosts: nodes
+  tasks:
+    - name: set config
+      kv_set: { key: config, value: "{{ inventory_hostname }}-v2" }
+      notify: restart
+    - name: copy config to active
+      kv_copy: { from: config, to: active }
+  handlers:
+    - name: restart
+      kv_set: { key: restarted, value: "yes" }
+`;
+
+describe('executor', () => {
+  it('plans each task on facts as earlier tasks left them, and --check predicts exactly that', async () => {
+    const fresh = () => ({ a: new Map([['config', 'old']]), b: new Map<string, string>() });
+    const worlds = fresh();
+    const check = await run(PLAY, worlds, { check: true });
+    expect(worlds).toEqual(fresh()); // --check wrote nothing
+    const real = await run(PLAY, worlds);
+    expect(real.changed).toEqual(check.changed);
+    expect(real.changed).toEqual(['a: copy config to active', 'a: restart', 'a: set config', 'b: copy config to active', 'b: restart', 'b: set config']);
+    expect(worlds.a.get('active')).toBe('a-v2'); // the copy saw the value written just before
+    expect(worlds.b.get('active')).toBe('b-v2');
+    const again = await run(PLAY, worlds);
+    expect(again.changed).toEqual([]);
+    expect(Object.values(again.summary.hosts).every((r) => r.ok === 2 && r.changed === 0)).toBe(true);
+  });
+
+  it('reads each fact once per host while nothing changes, fresh again after a change', async () => {
+    const worlds = { a: new Map([['config', 'a-v2'], ['active', 'a-v2'], ['restarted', 'yes']]), b: new Map<string, string>() };
+    const r = await run(PLAY, worlds);
+    const reads = (c: FakeConnection) => c.commands.filter((x) => x.startsWith('kv-get'));
+    const [ca, cb] = ['a', 'b'].map((h) => r.conns.find((c) => c.host === h)!);
+    expect(reads(ca!).sort()).toEqual(["kv-get active", 'kv-get config']); // no change: one read each
+    // b changed 'config' before the copy was planned: the copy read it again after the write.
+    const cmds = cb!.commands;
+    expect(cmds.lastIndexOf('kv-get config')).toBeGreaterThan(cmds.indexOf("kv-set config b-v2"));
+  });
+
+  it('a handler runs once, after the tasks, only when notified by a change', async () => {
+    const worlds = { a: new Map([['config', 'a-v2']]), b: new Map([['config', 'old']]) };
+    const r = await run(PLAY, worlds);
+    expect(worlds.a.has('restarted')).toBe(false);
+    expect(worlds.b.get('restarted')).toBe('yes');
+    const bTasks = r.tasks.filter((t) => t.host === 'b').map((t) => `${t.task}${t.handler ? ' (handler)' : ''}`);
+    expect(bTasks).toEqual(['set config', 'copy config to active', 'restart (handler)']);
+  });
+
+  it('a failed host stops there; the other host finishes; the recap counts it', async () => {
+    const pb = `
+- name: kv
+  hosts: nodes
+  tasks:
+    - name: fail on a
+      boom: {}
+      when: inventory_hostname == "a"
+    - name: set x
+      kv_set: { key: x, value: "1" }
+`;
+    const worlds = { a: new Map<string, string>(), b: new Map<string, string>() };
+    const r = await run(pb, worlds);
+    expect(worlds.a.has('x')).toBe(false);
+    expect(worlds.b.get('x')).toBe('1');
+    expect(r.summary.hosts.a).toMatchObject({ failed: 1, changed: 0 });
+    expect(r.summary.hosts.b).toMatchObject({ failed: 0, changed: 1, skipped: 1 });
+    expect(r.tasks.find((t) => t.host === 'a' && t.status === 'failed')!.message).toMatch(/it went boom/);
+  });
+
+  it('an unreachable host is reported and the others carry on; connections are closed', async () => {
+    const worlds = { a: new Map<string, string>(), b: new Map<string, string>() };
+    const r = await run(PLAY, worlds, { down: ['a'] });
+    expect(r.summary.hosts.a).toMatchObject({ unreachable: 1 });
+    expect(worlds.b.get('active')).toBe('b-v2');
+    expect(r.events.some((e) => e.type === 'unreachable' && e.host === 'a')).toBe(true);
+    expect(r.conns.every((c) => c.closed)).toBe(true);
+  });
+});
