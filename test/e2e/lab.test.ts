@@ -65,6 +65,7 @@ describe('lab', () => {
 
   it('yum installs etcd with CentOS layout, and systemd runs units (the stock unit fails with 3.4)', async () => {
     const n = info.nodes[1]!;
+    await lab.resetNode(n.name); // a bare node, whatever an earlier run made of it
     const r = await ssh(
       n.address,
       [
