@@ -20,8 +20,11 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
     const r = await conn.exec(shellJoin(['cp', '-p', '--', step.path, `${step.path}.${stamp}.bak`]));
     if (r.exitCode !== 0) throw new ProvisionError('COMMAND', `backup of ${step.path} failed: ${tail(r.stderr)}`);
   }
-  const dir = step.path.slice(0, step.path.lastIndexOf('/')) || '/';
-  const mk = await conn.exec(shellJoin(['mkdir', '-p', '--', dir]));
-  if (mk.exitCode !== 0) throw new ProvisionError('COMMAND', `cannot create ${dir}: ${tail(mk.stderr)}`);
+  // A file that exists has its directory; otherwise make sure the directory is there.
+  if (typeof step.before !== 'string') {
+    const dir = step.path.slice(0, step.path.lastIndexOf('/')) || '/';
+    const mk = await conn.exec(shellJoin(['mkdir', '-p', '--', dir]));
+    if (mk.exitCode !== 0) throw new ProvisionError('COMMAND', `cannot create ${dir}: ${tail(mk.stderr)}`);
+  }
   await conn.writeFile(step.path, step.after, { mode: step.mode, owner: step.owner, group: step.group });
 }

@@ -26,10 +26,10 @@ const RUNNING = ['active', 'activating', 'reloading'];
 /** Unit file states that need no `systemctl enable` (or cannot be enabled at all). */
 const ENABLED = ['enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias'];
 
-const systemctl = (verb: string, unit: string, noBlock: boolean, effects: Effect[]): CommandStep => ({
+const systemctl = (verb: string, unit: string, noBlock: boolean, effects: Effect[], extra: string[] = []): CommandStep => ({
   kind: 'command',
   description: `${verb} ${unit}`,
-  command: shellJoin(['systemctl', verb, ...(noBlock ? ['--no-block'] : []), '--', unit]),
+  command: shellJoin(['systemctl', verb, ...(noBlock ? ['--no-block'] : []), ...extra, '--', unit]),
   effects,
 });
 
@@ -50,7 +50,9 @@ export const serviceOp = defineOperation<ServiceArgs>({
     }
     const nb = a.no_block === true;
     if (a.enabled === true && (missing || !ENABLED.includes(u.unitFileState)))
-      steps.push(systemctl('enable', unit, false, [{ kind: 'service', name: unit, enabled: true }]));
+      // --no-reload: enabling only adds the [Install] symlinks, which take effect at boot or at
+      // the next reload; the implicit full daemon-reload would cost ~0.3 s for nothing.
+      steps.push(systemctl('enable', unit, false, [{ kind: 'service', name: unit, enabled: true }], ['--no-reload']));
     if (a.enabled === false && u.unitFileState === 'enabled') steps.push(systemctl('disable', unit, false, [{ kind: 'service', name: unit, enabled: false }]));
     const running = !missing && RUNNING.includes(u.activeState);
     const up: Effect[] = [{ kind: 'service', name: unit, active: true }];

@@ -13,7 +13,7 @@ const RUNNING = unit({ activeState: 'active', subState: 'running', unitFileState
 const fx = (u: SystemdUnit, name = 'etcd'): Fixture => ({ facts: [fact(systemdUnit, { name }, u)] });
 const sc = (verb: string, command: string, eff: object): Step => ({ kind: 'command', description: `${verb} etcd.service`, command, effects: [{ kind: 'service', name: 'etcd.service', ...eff }] });
 const START = sc('start', 'systemctl start -- etcd.service', { active: true });
-const ENABLE = sc('enable', 'systemctl enable -- etcd.service', { enabled: true });
+const ENABLE = sc('enable', 'systemctl enable --no-reload -- etcd.service', { enabled: true });
 const RELOAD: Step = { kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] };
 
 const cases: { name: string; args: ServiceArgs; fx: Fixture; steps: Step[] }[] = [
