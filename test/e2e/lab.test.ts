@@ -135,10 +135,12 @@ describe('lab', () => {
   it('down removes every process, mount, namespace and link; up after down works', async () => {
     await lab.down();
     const links = execFileSync('ip', ['-o', 'link', 'show']).toString();
-    expect(links).not.toMatch(new RegExp(`${LAB.vethPrefix}|${LAB.bridge}`));
+    // Only this lab's names: another lab instance (PROVISION_LAB_INSTANCE) may share the machine.
+    const own = links.split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '');
+    expect(own.filter((n) => n.startsWith(LAB.vethPrefix) || n === LAB.bridge)).toEqual([]);
     const ns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
     expect(ns.filter((x) => x.startsWith(LAB.netnsPrefix))).toEqual([]);
-    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(LAB.stateDir);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${LAB.stateDir}/`);
     const nspawn = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {
         return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${LAB.stateDir}/nodes`);
