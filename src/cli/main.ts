@@ -8,6 +8,7 @@ import { runPlaybook } from '../executor/run.js';
 import { loadInventory } from '../inventory/index.js';
 import { projectRoot } from '../lab/topology.js';
 import { operations } from '../operations/index.js';
+import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { terminalReporter } from '../report/terminal.js';
@@ -86,6 +87,9 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
   const inventory = loadInventory(positionals[0]!);
+  // Known not to work with the etcd this targets: refused before any host is touched.
+  const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
+  if (unworkable) throw new ProvisionError('INVENTORY', `${inventory.file}: cluster ${inventory.cluster!.name}: ${unworkable}`);
   const playbook = loadPlaybook(values.playbook ?? DEFAULT_PLAYBOOK, operations, inventory);
   const emit = values.json
     ? jsonReporter(io.stdout)

@@ -101,6 +101,19 @@ function sudoFailure(host: string, stderr: string, wrongPassword: boolean, user:
 }
 
 /** Run a command on an open exec channel; resolves for any exit status. */
+/**
+ * A channel's exit status, recorded from the moment the channel opens. A short command's
+ * open confirmation, output, exit-status and close can arrive in one TCP read; ssh2 then
+ * emits 'exit' in the same tick as the open callback, before runOnChannel (after an await)
+ * could listen, and the status would be lost (seen as exit 255 with no output).
+ */
+const earlyExit = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
+
+export function recordExit(ch: ClientChannel): ClientChannel {
+  ch.once('exit', (code: number | null, signal?: string) => earlyExit.set(ch, { code, signal }));
+  return ch;
+}
+
 export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResult> {
   const started = Date.now();
   return new Promise<RawResult>((resolve, reject) => {
@@ -183,10 +196,13 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
         }
       }
     });
-    ch.on('exit', (code: number | null, signal?: string) => {
+    const onExit = (code: number | null, signal?: string) => {
       if (typeof code === 'number') exitCode = code;
       else if (signal) exitCode = 128 + (SIGNALS[signal.replace(/^SIG/, '')] ?? 127);
-    });
+    };
+    const early = earlyExit.get(ch);
+    if (early) onExit(early.code, early.signal);
+    else ch.on('exit', onExit);
     ch.on('close', () => {
       if (done) return;
       if (o.lost.aborted) return onLost();

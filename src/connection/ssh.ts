@@ -20,7 +20,7 @@ import {
   knownKeyTypes,
   type HostKeyCheck,
 } from './known-hosts.js';
-import { formatSeconds, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
+import { formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
 import { readRemoteFile, writeRemoteFile, type FileOpsContext } from './files.js';
 
 const { Client, utils } = ssh2;
@@ -397,7 +397,7 @@ export class SshConnection implements Connection {
     const sudo: SudoSpec | undefined = o.become ? { ...this.sudoBase, user: this.settings.becomeUser } : undefined;
     const wire = sudo ? sudoWrap(command, sudo) : command;
     return this.limit(async () => {
-      const ch = await this.openChannel<ClientChannel>((cb) => this.client.exec(wire, cb));
+      const ch = await this.openChannel<ClientChannel>((cb) => this.client.exec(wire, (err, c) => cb(err, c && recordExit(c))));
       return runOnChannel(ch, {
         host: this.host,
         display: command,

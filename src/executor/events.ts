@@ -30,6 +30,8 @@ export interface HostRecap {
 export type RunEvent =
   | { type: 'start'; inventory: string; playbook: string; check: boolean; hosts: string[] }
   | { type: 'warning'; message: string }
+  /** Something done on the controller (a CA made, a discovery token made). */
+  | { type: 'notice'; message: string }
   | { type: 'play'; name: string; hosts: string[] }
   | { type: 'connect'; host: string; ok: boolean; message?: string; durationMs: number }
   | { type: 'task'; result: TaskResult }

@@ -10,6 +10,7 @@ import type { FactDef } from '../facts/types.js';
 import { unitName } from '../facts/systemd.js';
 import type { HostEntry, Inventory } from '../inventory/types.js';
 import type { OperationContext, OperationDef } from '../operations/types.js';
+import type { ClusterRuntime } from '../operations/runtime.js';
 import type { Step } from '../plan/types.js';
 import { evaluateWhen } from '../playbook/when.js';
 import type { Play, Task } from '../playbook/types.js';
@@ -25,6 +26,7 @@ export interface HostRunOptions {
   emit: (e: RunEvent) => void;
   /** Set when the user pressed Ctrl-C: finish the current step, start nothing new. */
   aborted: () => boolean;
+  runtime?: ClusterRuntime;
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -180,6 +182,7 @@ async function runTask(
       cluster: opts.inventory.cluster,
       vars,
       check: opts.check,
+      runtime: opts.runtime,
       fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
         const probed = await cachedProbe(state, conn, become, def, a);
         if (!opts.check) return probed;

@@ -10,6 +10,7 @@ import { isProvisionError } from '../errors.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
 import type { OperationDef } from '../operations/types.js';
+import { createRuntime, type ClusterRuntime } from '../operations/runtime.js';
 import type { Playbook } from '../playbook/types.js';
 import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
 import { runPlayOnHost, type HostState } from './host.js';
@@ -23,6 +24,8 @@ export interface RunOptions {
   emit: (e: RunEvent) => void;
   /** Becomes true on Ctrl-C. */
   aborted?: () => boolean;
+  /** Controller-side certificates and discovery token (default: made from the inventory). */
+  runtime?: ClusterRuntime;
 }
 
 export interface RunSummary {
@@ -74,6 +77,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     return p;
   };
 
+  const runtime = opts.runtime ?? createRuntime({ check: opts.check, inventory, log: (message) => emit({ type: 'notice', message }) });
   const forks = pLimit(opts.forks);
   const playbookDir = path.dirname(path.resolve(playbook.file));
   try {
@@ -87,7 +91,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
             const st = await open(name);
             if (!st || aborted()) return;
             const outcome = await runPlayOnHost(st, play, {
-              check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted,
+              check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime,
             });
             if (outcome === 'failed') dead.add(name);
             if (outcome === 'unreachable') {
@@ -101,6 +105,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     }
   } finally {
     await Promise.all([...states.values()].map((s) => s.conn.close().catch(() => {})));
+    runtime.dispose();
   }
   if (aborted()) emit({ type: 'interrupted', message: 'interrupted: stopped after the steps in flight' });
   emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check });

@@ -17,7 +17,7 @@ import type { ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo } from './groups.js';
 import { buildSettings } from './settings.js';
 import { readSshConfig } from './ssh-config.js';
-import type { HostEntry, Inventory } from './types.js';
+import type { ClusterSpec, HostEntry, Inventory } from './types.js';
 
 export interface InventoryOptions {
   /** Default ~/.ssh/config; a missing file is fine. */
@@ -80,8 +80,24 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
       clusterE.keyNode,
     );
   }
+  // Implicit groups (as Ansible's `all`), so playbooks need not know the inventory's group
+  // names: the cluster's members, and the host serving its DNS records in DNS mode.
+  for (const [name, hostsOf] of Object.entries(IMPLICIT_GROUPS)) {
+    if (members.has(name)) {
+      const g = tree.groups.get(name)!;
+      src.failAt(g.location, `group name "${name}" is reserved: provision makes that group from the cluster section`, 'rename the group');
+    }
+    const list = inventory.cluster ? hostsOf(inventory.cluster) : [];
+    members.set(name, list);
+    for (const h of list) hosts.get(h)!.groups.push(name);
+  }
   return inventory;
 }
+
+export const IMPLICIT_GROUPS: Record<string, (c: ClusterSpec) => string[]> = {
+  etcd_members: (c) => [...c.members],
+  etcd_dns_server: (c) => (c.bootstrap === 'dns' && c.dns ? [c.dns.server] : []),
+};
 
 /** group -> its hosts and its descendants' hosts, in inventory order. */
 function transitiveHosts(groups: Map<string, GroupInfo>, order: string[]): Map<string, string[]> {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureRepo, repoDir } from './build.js';
-import { labInventoryYaml } from './inventory.js';
+import { LAB_VARIANTS, labInventoryYaml, variantFile, type LabVariant } from './inventory.js';
 import { createNodeNetwork, ensureBridge, leftoverNetwork, removeBridge, removeNodeNetwork, setNodeLink } from './network.js';
 import { alive, boot, mountOverlay, nodeDir, nodeExec, personalise, shutdown, strayNspawnPids, unmountOverlay, waitForSsh, isMounted, mergedDir } from './node.js';
 import { preflight } from './preflight.js';
@@ -110,7 +110,8 @@ export async function up(opts: UpOptions = {}): Promise<LabInfo> {
     );
     writeState(state);
     writeKnownHosts(nodes, hostKeys);
-    fs.writeFileSync(labFiles.inventory, labInventoryYaml(nodes, ''));
+    for (const v of Object.keys(LAB_VARIANTS) as LabVariant[])
+      fs.writeFileSync(path.join(labFilesDir, variantFile(v, 'inventory')), labInventoryYaml(nodes, '', v));
     await Promise.all(nodes.map((n) => waitForSsh(n, 60_000, n.pid!)));
     log(`lab up: ${nodes.length} nodes (${nodes.map((n) => `${n.name} ${n.address}`).join(', ')})`);
     return info(state);

@@ -1,15 +1,40 @@
 /** The inventory that points at the lab's nodes (written by `lab up`, and as inventories/lab.yaml). */
 import type { LabNode } from './topology.js';
 
+/** The lab's ways of bootstrapping etcd, each an inventory of its own. */
+export const LAB_VARIANTS = {
+  static: { bootstrap: 'static', tls: false },
+  tls: { bootstrap: 'static', tls: true },
+  dns: { bootstrap: 'dns', tls: true },
+  discovery: { bootstrap: 'discovery', tls: false },
+  'discovery-tls': { bootstrap: 'discovery', tls: true },
+} as const;
+export type LabVariant = keyof typeof LAB_VARIANTS;
+
+/** File name of a variant's inventory: lab.yaml / lab-dns.yaml (inventories/), inventory(-dns).yaml (.lab/). */
+export const variantFile = (variant: LabVariant, base: 'lab' | 'inventory'): string => (variant === 'static' ? `${base}.yaml` : `${base}-${variant}.yaml`);
+
 /**
  * @param filesPrefix where the key and known_hosts are, relative to the inventory file
  *   ('' for .lab/inventory.yaml, '../.lab/' for inventories/lab.yaml).
  */
-export function labInventoryYaml(nodes: LabNode[], filesPrefix: string): string {
+export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant: LabVariant = 'static'): string {
   const host = (n: LabNode) => `        ${n.name}: { address: ${n.address} }`;
   const etcd = nodes.filter((n) => n.role === 'etcd');
   const infra = nodes.filter((n) => n.role === 'infra');
-  return `# The built-in local lab (\`provision lab up\`): ${etcd.length} etcd nodes and an infrastructure node.
+  const v = LAB_VARIANTS[variant];
+  const name = variant === 'static' ? 'lab' : `lab-${variant}`;
+  const extra: string[] = [];
+  if (v.bootstrap === 'dns') extra.push(`  dns: { domain: lab.internal, server: ${infra[0]!.name} }`);
+  if (v.bootstrap === 'discovery') {
+    extra.push(
+      '  # The discovery etcd on the infrastructure node: provision <this file> --playbook playbooks/discovery-server.yaml',
+      `  discovery: { endpoint: "http://${infra[0]!.address}:2379" }`,
+    );
+  }
+  if (v.tls) extra.push(`  tls: { dir: ${filesPrefix}tls-${name} }`);
+  const title = variant === 'static' ? '' : ` Bootstrap: ${v.bootstrap}${v.tls ? ', with TLS' : ''}.`;
+  return `# The built-in local lab (\`provision lab up\`): ${etcd.length} etcd nodes and an infrastructure node.${title}
 # Generated from src/lab/topology.ts; keys and known_hosts are made by \`lab up\`.
 all:
   vars:
@@ -25,14 +50,14 @@ ${etcd.map(host).join('\n')}
       hosts:
 ${infra.map(host).join('\n')}
 cluster:
-  name: lab
+  name: ${name}
   members: etcd
-  bootstrap: static
-  token: lab-etcd-cluster
+  bootstrap: ${v.bootstrap}
+  token: ${name}-etcd-cluster
   data_dir: /var/lib/etcd
   client_port: 2379
   peer_port: 2380
   listen: address
   package: { name: etcd }
-`;
+${extra.map((l) => l + '\n').join('')}`;
 }

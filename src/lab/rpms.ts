@@ -165,6 +165,14 @@ export const RPMS: RpmRecipe[] = [
     pre: userPre('etcd', '/var/lib/etcd', 'etcd user'),
   },
   {
+    // dig is in the Debian image already; on CentOS it comes with this package.
+    name: 'bind-utils',
+    version: '9.18',
+    release: '1.lab',
+    summary: 'Utilities for querying DNS name servers (dig from the lab image)',
+    files: [],
+  },
+  {
     name: 'dnsmasq',
     version: '2.89',
     release: '1.lab',

@@ -29,11 +29,17 @@ export function clusterMembers(inventory: Inventory, cluster: ClusterSpec): Memb
 
 export const memberDataDir = (cluster: ClusterSpec, name: string): string => `${cluster.dataDir.replace(/\/+$/, '')}/${name}.etcd`;
 
-/** Where each member finds its certificates: `<tls.dir>/ca.crt`, `<name>.crt`, `<name>.key` (one cert for peer and client). */
-export function etcdTlsPaths(cluster: ClusterSpec, name: string): { ca: string; cert: string; key: string } | undefined {
+/** Where the certificates live on every member (copied there by the etcd_tls task). */
+export const ETCD_PKI_DIR = '/etc/etcd/pki';
+
+/**
+ * A member's certificate files on the node: the CA, its own certificate and key (server and
+ * peer), and the client certificate etcdctl uses to verify the cluster.
+ */
+export function etcdTlsPaths(cluster: ClusterSpec, name: string): { ca: string; cert: string; key: string; clientCert: string; clientKey: string } | undefined {
   if (!cluster.tls) return undefined;
-  const d = cluster.tls.dir.replace(/\/+$/, '');
-  return { ca: `${d}/ca.crt`, cert: `${d}/${name}.crt`, key: `${d}/${name}.key` };
+  const d = ETCD_PKI_DIR;
+  return { ca: `${d}/ca.crt`, cert: `${d}/${name}.crt`, key: `${d}/${name}.key`, clientCert: `${d}/client.crt`, clientKey: `${d}/client.key` };
 }
 
 const hostPart = (a: string): string => (isIP(a) === 6 ? `[${a}]` : a);
@@ -65,7 +71,7 @@ export function discoveryUrl(c: ClusterSpec): string {
 }
 
 /** The whole etcd.conf of member `self` (systemd EnvironmentFile syntax, values double-quoted). */
-export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: string, state: 'new' | 'existing'): string {
+export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: string, state: 'new' | 'existing', discovery?: string): string {
   const me = members.find((m) => m.name === self);
   if (!me) throw new ProvisionError('INVENTORY', `host ${self} is not a member of etcd cluster ${cluster.name}`);
   const u = memberUrls(cluster, me);
@@ -83,7 +89,7 @@ export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: st
     kv.push(['ETCD_DISCOVERY_SRV', dnsOf(cluster).domain]);
     if (cluster.dns?.srvName) kv.push(['ETCD_DISCOVERY_SRV_NAME', cluster.dns.srvName]);
   }
-  if (cluster.bootstrap === 'discovery') kv.push(['ETCD_DISCOVERY', discoveryUrl(cluster)]);
+  if (cluster.bootstrap === 'discovery') kv.push(['ETCD_DISCOVERY', discovery ?? discoveryUrl(cluster)]);
   kv.push(['ETCD_INITIAL_CLUSTER_STATE', state], ['ETCD_INITIAL_CLUSTER_TOKEN', cluster.token]);
   if (tls) {
     for (const p of ['', 'PEER_'])

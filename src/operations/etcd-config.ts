@@ -1,3 +1,5 @@
+import { ProvisionError } from '../errors.js';
+import { file, type FileFact } from '../facts/file.js';
 import { pathExists } from '../facts/path.js';
 import { clusterStateOf, ETCD_CONF, memberDataDir, renderEtcdConf, withClusterState } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
@@ -21,7 +23,18 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     // A member whose data dir holds raft state joins as "existing": a live cluster is never
     // re-bootstrapped. (No package creates member/, so --check needs no caveat here.)
     const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, ctx.host.name)}/member` });
-    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData ? 'existing' : 'new');
+    let discovery: string | undefined;
+    // A member that exists keeps the token it joined with: etcd ignores ETCD_DISCOVERY once
+    // its data dir holds data, and a token is single use, so none is made or checked for it.
+    const kept = hasData && cluster.bootstrap === 'discovery' ? discoveryOf(await ctx.fact(file, { path: path! })) : undefined;
+    if (kept) discovery = kept;
+    else if (cluster.bootstrap === 'discovery') {
+      if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', 'etcd_config: bootstrap: discovery needs the run\'s discovery token (no runtime given)');
+      const d = await ctx.runtime.discoveryUrl(cluster);
+      if (d.provisional) ctx.note(d.provisional);
+      discovery = d.url;
+    }
+    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData ? 'existing' : 'new', discovery);
     return {
       steps: await planFile(ctx, {
         path: path!,
@@ -35,3 +48,9 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     };
   },
 });
+
+/** The ETCD_DISCOVERY value of an etcd.conf, if it has one. */
+function discoveryOf(f: FileFact): string | undefined {
+  if (!f.exists || f.type !== 'file' || f.content === undefined) return undefined;
+  return /^ETCD_DISCOVERY="([^"]+)"$/m.exec(f.content)?.[1];
+}

@@ -58,7 +58,7 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
 
 function queries(cluster: ClusterSpec, members: Member[], self: string) {
   const t = etcdTlsPaths(cluster, self);
-  const tls = t && { cacert: t.ca, cert: t.cert, key: t.key };
+  const tls = t && { cacert: t.ca, cert: t.clientCert, key: t.clientKey };
   const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m)]));
   return {
     self: { endpoints: [urls.get(self)!.client], tls } as EtcdQuery,

@@ -1,4 +1,7 @@
 import { commandOp } from './command.js';
+import { dnsCheckOp, dnsmasqSrvOp } from './dnsmasq-srv.js';
+import { etcdTlsOp } from './etcd-tls.js';
+import { resolvConfOp } from './resolv-conf.js';
 import { etcdConfigOp } from './etcd-config.js';
 import { etcdUnitOp } from './etcd-unit.js';
 import { etcdVerifyOp } from './etcd-verify.js';
@@ -10,6 +13,7 @@ import { defineOperation, type OperationDef } from './types.js';
 export * from './types.js';
 export { renderEtcdConf, memberUrls, clusterMembers, etcdTlsPaths, memberDataDir, discoveryUrl, ETCD_CONF } from './etcd-conf.js';
 export { ETCD_DROPIN } from './etcd-unit.js';
+export { createRuntime, type ClusterRuntime } from './runtime.js';
 export type { MemberRow } from './etcd-verify.js';
 
 /**
@@ -27,5 +31,8 @@ export const flushHandlersOp = defineOperation<Record<string, never>>({
 
 /** Every operation a playbook task may name. */
 export const operations = new Map<string, OperationDef<any>>(
-  [packageOp, fileOp, commandOp, serviceOp, etcdConfigOp, etcdUnitOp, etcdVerifyOp, flushHandlersOp].map((op) => [op.name, op as OperationDef<any>]),
+  [
+    packageOp, fileOp, commandOp, serviceOp, resolvConfOp, etcdConfigOp, etcdUnitOp, etcdTlsOp, etcdVerifyOp,
+    dnsmasqSrvOp, dnsCheckOp, flushHandlersOp,
+  ].map((op) => [op.name, op as OperationDef<any>]),
 );

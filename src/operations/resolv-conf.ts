@@ -8,7 +8,7 @@ import { defineOperation, type ArgSpec, type OperationContext } from './types.js
 import { argError, factOf, withDefaults } from './util.js';
 
 export interface ResolvConfArgs {
-  nameserver: string;
+  nameserver?: string;
   path?: string;
   backup?: boolean;
   /** Write even when the file is a symlink or NetworkManager writes it. */
@@ -19,7 +19,7 @@ export interface ResolvConfArgs {
 export const MAXNS = 3;
 
 const args: Record<string, ArgSpec> = {
-  nameserver: { type: 'string', required: true, description: 'IP address to put first' },
+  nameserver: { type: 'string', description: "IP address to put first (default: the address of the cluster's DNS server)" },
   path: { type: 'string', default: '/etc/resolv.conf' },
   backup: { type: 'boolean', default: true, description: 'keep the old file as <path>.<time>.bak' },
   force: { type: 'boolean', default: false, description: 'replace a symlink / ignore NetworkManager' },
@@ -60,6 +60,7 @@ export const resolvConfOp = defineOperation<ResolvConfArgs>({
   args,
   async plan(ctx, raw) {
     const a = withDefaults(args, raw);
+    a.nameserver ??= dnsServerAddress(ctx);
     if (typeof a.nameserver !== 'string' || !isIP(a.nameserver)) throw argError('resolv_conf', `nameserver must be an IP address, got ${JSON.stringify(a.nameserver)}`);
     const path = a.path!;
     if (!posix.isAbsolute(path)) throw argError('resolv_conf', `path must be absolute: ${JSON.stringify(path)}`);
@@ -101,6 +102,14 @@ export const resolvConfOp = defineOperation<ResolvConfArgs>({
   },
 });
 
+/** The address of the host that serves the cluster's DNS records (cluster.dns.server). */
+function dnsServerAddress(ctx: OperationContext): string {
+  const c = ctx.cluster ?? ctx.inventory.cluster;
+  const server = c?.dns?.server;
+  if (!server) throw argError('resolv_conf', 'give nameserver, or define cluster.dns.server in the inventory');
+  return ctx.inventory.hosts.get(server)!.connection.address;
+}
+
 function noteDropped(ctx: OperationContext, path: string, dropped: string[]): void {
   if (dropped.length > 0)
     ctx.note(`${path}: dropping nameserver ${dropped.join(', ')}: the resolver reads only the first ${MAXNS}`);
@@ -130,7 +139,7 @@ async function planOverLink(ctx: OperationContext, path: string, target: string,
     at = posix.resolve(posix.dirname(at), t.target ?? '');
   }
   const current = t.exists && t.type === 'file' ? t.content ?? '' : '';
-  const { content, dropped } = mergeResolvConf(current, a.nameserver);
+  const { content, dropped } = mergeResolvConf(current, a.nameserver!);
   noteDropped(ctx, path, dropped);
   ctx.note(`force: replacing the symlink ${path} -> ${target} (${owner.who}) with a regular file`);
   const before = t.exists && t.type === 'file' ? current : null;

@@ -2,6 +2,7 @@ import type { Connection } from '../connection/types.js';
 import type { ClusterSpec, HostEntry, Inventory } from '../inventory/types.js';
 import type { Step } from '../plan/types.js';
 import type { FactDef } from '../facts/types.js';
+import type { ClusterRuntime } from './runtime.js';
 
 /** Argument schema of an operation; the playbook loader checks tasks against it at load time. */
 export interface ArgSpec {
@@ -31,6 +32,8 @@ export interface OperationContext {
   fact<T, A>(def: FactDef<T, A>, args: A): Promise<T>;
   /** True when the fact, already read with ctx.fact, could not be predicted (--check only). */
   unknowable?<T, A>(def: FactDef<T, A>, args: A): boolean;
+  /** Controller-side certificates and discovery URL, shared by the run's hosts. */
+  runtime?: ClusterRuntime;
   /** Note for the plan output ("depends on: Install etcd"). */
   note(text: string): void;
 }

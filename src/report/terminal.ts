@@ -38,6 +38,9 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
       case 'warning':
         out(chalk.magenta(`warning: ${e.message}\n`));
         break;
+      case 'notice':
+        out(chalk.cyan(`${e.message}\n`));
+        break;
       case 'play':
         out(chalk.bold(`\nPLAY [${e.name}] ${e.hosts.join(', ')}\n`));
         break;

@@ -4,15 +4,19 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/index.js';
-import { labInventoryYaml } from '../../src/lab/inventory.js';
+import { LAB_VARIANTS, labInventoryYaml, variantFile, type LabVariant } from '../../src/lab/inventory.js';
 import { projectRoot, topology } from '../../src/lab/topology.js';
 import { specFor, RPMS } from '../../src/lab/rpms.js';
 
 const root = projectRoot;
 
 describe('lab files', () => {
-  it('inventories/lab.yaml is what the lab topology generates', () => {
-    expect(fs.readFileSync(path.join(root, 'inventories/lab.yaml'), 'utf8')).toBe(labInventoryYaml(topology(3), '../.lab/'));
+  it.each(Object.keys(LAB_VARIANTS) as LabVariant[])('the committed inventory of the %s variant is what the lab topology generates, and loads', (v) => {
+    const file = path.join(root, 'inventories', variantFile(v, 'lab'));
+    expect(fs.readFileSync(file, 'utf8')).toBe(labInventoryYaml(topology(3), '../.lab/', v));
+    const inv = loadInventory(file);
+    expect(inv.cluster).toMatchObject({ bootstrap: LAB_VARIANTS[v].bootstrap });
+    expect(!!inv.cluster!.tls).toBe(LAB_VARIANTS[v].tls);
   });
 
   it('inventories/lab.yaml loads and its hosts are the lab nodes', () => {

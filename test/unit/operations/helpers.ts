@@ -1,3 +1,4 @@
+import { discoveryUrl } from '../../../src/operations/etcd-conf.js';
 import { factKey } from '../../../src/facts/run.js';
 import type { FactDef } from '../../../src/facts/types.js';
 import type { ClusterSpec, HostEntry, Inventory } from '../../../src/inventory/types.js';
@@ -55,6 +56,14 @@ export function fakeCtx(fx: Fixture = {}): { ctx: OperationContext; notes: strin
     },
     unknowable: (def, args) => unknown.has(factKey(def, args)),
     note: (t) => notes.push(t),
+    // The token a run would make: the cluster token under the endpoint (src/operations/runtime.ts makes real ones).
+    runtime: {
+      certs: async () => {
+        throw new Error('fixture has no certificates');
+      },
+      discoveryUrl: async (c) => ({ url: discoveryUrl(c) }),
+      dispose: () => {},
+    },
   };
   return { ctx, notes };
 }

@@ -1,0 +1,93 @@
+/**
+ * Controller-side inputs of a run that are shared by every host and made at most once: the
+ * cluster's TLS certificates and its discovery URL. Both are lazy (only a task that needs
+ * them asks), so a playbook that does not use them, such as the one that builds the
+ * discovery etcd itself, never reaches for them.
+ *
+ * --check changes nothing, on the nodes or here: missing certificates are made in a
+ * throwaway directory (the plan says so) and no discovery token is created.
+ */
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspectDiscoveryToken, readClusterState, resolveDiscoveryUrl, stateFile, checkTokenHasRoom } from '../discovery/token.js';
+import type { ClusterSpec, Inventory } from '../inventory/types.js';
+import { ensureClusterCerts, type ClusterCerts } from '../tls/ca.js';
+import { clusterMembers } from './etcd-conf.js';
+
+export interface CertsResult {
+  certs: ClusterCerts;
+  /** Set in --check when the certificates do not exist yet: made in a throwaway directory. */
+  provisional?: string;
+}
+
+export interface DiscoveryResult {
+  url: string;
+  /** Set when the URL is a placeholder (--check, no token made yet). */
+  provisional?: string;
+}
+
+export interface ClusterRuntime {
+  certs(cluster: ClusterSpec): Promise<CertsResult>;
+  discoveryUrl(cluster: ClusterSpec): Promise<DiscoveryResult>;
+  /** Removes throwaway files (--check). */
+  dispose(): void;
+}
+
+export interface RuntimeOptions {
+  check: boolean;
+  inventory: Inventory;
+  /** Messages for the user (made a CA, made a token). */
+  log: (line: string) => void;
+  fetchImpl?: typeof fetch;
+}
+
+export const NEW_TOKEN_PLACEHOLDER = '<new token>';
+
+export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
+  const inventoryDir = join(opts.inventory.file, '..');
+  let certs: Promise<CertsResult> | undefined;
+  let discovery: Promise<DiscoveryResult> | undefined;
+  const temps: string[] = [];
+
+  const makeCerts = async (cluster: ClusterSpec): Promise<CertsResult> => {
+    const hosts = clusterMembers(opts.inventory, cluster);
+    if (!opts.check) return { certs: await ensureClusterCerts(cluster, hosts, opts.log) };
+    // A dry run reads the real directory; if anything would be made, it makes it elsewhere.
+    const tmp = mkdtempSync(join(tmpdir(), 'provision-check-tls-'));
+    temps.push(tmp);
+    if (existsSync(cluster.tls!.dir)) cpSync(cluster.tls!.dir, tmp, { recursive: true });
+    const made = await ensureClusterCerts({ ...cluster, tls: { dir: tmp } }, hosts);
+    if (made.generated.length === 0) return { certs: { ...made, dir: cluster.tls!.dir } };
+    return {
+      certs: made,
+      provisional: `certificates not made yet (${made.generated.join(', ')}): the real run makes them in ${cluster.tls!.dir}; their content here is a stand-in`,
+    };
+  };
+
+  const findUrl = async (cluster: ClusterSpec): Promise<DiscoveryResult> => {
+    const members = cluster.members;
+    if (opts.check && !cluster.discovery?.url) {
+      const state = await readClusterState(inventoryDir, cluster.name);
+      if (!state?.discoveryUrl) {
+        const endpoint = (cluster.discovery?.endpoint ?? '').replace(/\/+$/, '');
+        return {
+          url: `${endpoint}/v2/keys/discovery/${NEW_TOKEN_PLACEHOLDER}`,
+          provisional: `no discovery token yet: the real run makes one for ${members.length} members on ${endpoint} and records it in ${stateFile(inventoryDir, cluster.name)}`,
+        };
+      }
+      const info = await inspectDiscoveryToken(state.discoveryUrl, members.length, opts.fetchImpl);
+      checkTokenHasRoom(info, members);
+      return { url: state.discoveryUrl };
+    }
+    const r = await resolveDiscoveryUrl(cluster, inventoryDir, { fetchImpl: opts.fetchImpl, log: opts.log });
+    checkTokenHasRoom(r.info, members);
+    return { url: r.url };
+  };
+
+  return {
+    certs: (cluster) => (certs ??= makeCerts(cluster)),
+    discoveryUrl: (cluster) => (discovery ??= findUrl(cluster)),
+    dispose: () => temps.forEach((t) => rmSync(t, { recursive: true, force: true })),
+  };
+}
