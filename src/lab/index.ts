@@ -11,7 +11,7 @@ import { LAB_VARIANTS, labInventoryYaml, variantFile, type LabVariant } from './
 import { createNodeNetwork, ensureBridge, leftoverNetwork, removeBridge, removeNodeNetwork, setNodeLink } from './network.js';
 import { alive, boot, mountOverlay, nodeDir, nodeExec, personalise, shutdown, strayNspawnPids, unmountOverlay, waitForSsh, isMounted, mergedDir } from './node.js';
 import { preflight } from './preflight.js';
-import { LAB, type LabNode, labFiles, labFilesDir, topology } from './topology.js';
+import { LAB, type LabNode, labFiles, labFilesDir, projectRoot, topology } from './topology.js';
 
 export { LAB, labFiles, topology, type LabNode } from './topology.js';
 
@@ -165,9 +165,22 @@ export async function down(opts: { log?: (line: string) => void } = {}): Promise
     );
     await removeBridge();
     fs.rmSync(stateFile, { force: true });
-    fs.rmSync(labFiles.inventory, { force: true });
+    for (const v of Object.keys(LAB_VARIANTS) as LabVariant[]) fs.rmSync(path.join(labFilesDir, variantFile(v, 'inventory')), { force: true });
+    // The discovery etcd went with the infra node: the tokens recorded for lab clusters are gone.
+    forgetLabTokens();
     opts.log?.(`lab down: removed ${names.size} nodes`);
   });
+}
+
+/** Removes the discovery tokens recorded for the lab's clusters (beside .lab/ and inventories/ lab files). */
+export function forgetLabTokens(): void {
+  // inventories/lab*.yaml point at the default lab (instance 0) only.
+  for (const dir of LAB.instance === 0 ? [labFilesDir, path.join(projectRoot, 'inventories')] : [labFilesDir]) {
+    for (const v of Object.keys(LAB_VARIANTS) as LabVariant[]) {
+      const cluster = v === 'static' ? 'lab' : `lab-${v}`;
+      fs.rmSync(path.join(dir, '.provision-state', `${cluster}.json`), { force: true });
+    }
+  }
 }
 
 export interface NodeStatus extends LabNode {

@@ -32,6 +32,12 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
       if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', 'etcd_config: bootstrap: discovery needs the run\'s discovery token (no runtime given)');
       const d = await ctx.runtime.discoveryUrl(cluster);
       if (d.provisional) ctx.note(d.provisional);
+      // Every member registers when it first starts; a full token and a member without data
+      // means the cluster was bootstrapped with it before and is being made again.
+      if (d.full && !hasData)
+        throw new ProvisionError('COMMAND', `discovery token ${d.url} is used up: ${d.registered!.join(', ')} registered with it already, and ${ctx.host.name} has no data`, {
+          hint: 'a token is single use. To bootstrap this cluster again from scratch, remove the recorded token (.provision-state/<cluster>.json beside the inventory) or give a new discovery.url; to replace one member of a running cluster, use etcdctl member add and bootstrap: static',
+        });
       discovery = d.url;
     }
     const content = renderEtcdConf(cluster, members, ctx.host.name, hasData ? 'existing' : 'new', discovery);

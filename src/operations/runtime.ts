@@ -23,6 +23,9 @@ export interface CertsResult {
 
 export interface DiscoveryResult {
   url: string;
+  /** Members registered under the token so far, and whether it is full (undefined: no token yet). */
+  registered?: string[];
+  full?: boolean;
   /** Set when the URL is a placeholder (--check, no token made yet). */
   provisional?: string;
 }
@@ -78,11 +81,11 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
       }
       const info = await inspectDiscoveryToken(state.discoveryUrl, members.length, opts.fetchImpl);
       checkTokenHasRoom(info, members);
-      return { url: state.discoveryUrl };
+      return { url: state.discoveryUrl, registered: info.members, full: info.full };
     }
     const r = await resolveDiscoveryUrl(cluster, inventoryDir, { fetchImpl: opts.fetchImpl, log: opts.log });
     checkTokenHasRoom(r.info, members);
-    return { url: r.url };
+    return { url: r.url, registered: r.info.members, full: r.info.full };
   };
 
   return {
