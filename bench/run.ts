@@ -3,7 +3,9 @@
  *   lab:        image build (cold, into a scratch cache), lab up (default, 30 nodes), memory per node
  *   provision:  converge from bare nodes, no-change re-run, --check --diff on a converged
  *               cluster (median of several runs, with the provisioner's peak memory)
- * Parts: `npm run bench -- lab`, `npm run bench -- provision`; default both.
+ *   modes:      converge from bare nodes in each other bootstrap mode (static+TLS, DNS SRV+TLS,
+ *               discovery URL with and without TLS), median of several runs
+ * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn } from 'node:child_process';
@@ -12,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as lab from '../src/lab/index.js';
 import { projectRoot } from '../src/lab/topology.js';
+import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
 
 const args = process.argv.slice(2);
 const parts = args.filter((a) => !a.startsWith('--'));
@@ -107,5 +110,30 @@ async function benchProvision() {
   }
 }
 
+async function benchModes() {
+  console.log('## bootstrap modes (3-node lab, converge from bare nodes)');
+  await lab.up({ nodes: 3 });
+  const dir = path.dirname(lab.labFiles.inventory);
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  for (const v of ['tls', 'dns', 'discovery', 'discovery-tls'] as LabVariant[]) {
+    const inv = path.join(dir, variantFile(v, 'inventory'));
+    const ms: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await Promise.all(lab.topology(3).map((n) => lab.resetNode(n.name)));
+      fs.rmSync(path.join(dir, '.provision-state'), { recursive: true, force: true });
+      if (v.startsWith('discovery')) {
+        const d = await cli([inv, '--playbook', path.join(projectRoot, 'playbooks/discovery-server.yaml')]);
+        if (d.code !== 0) throw new Error(`discovery server: exit ${d.code}:\n${d.out}`);
+      }
+      const r = await cli([inv]);
+      if (r.code !== 0) throw new Error(`${v} exited ${r.code}:\n${r.out}`);
+      ms.push(r.ms);
+    }
+    const what = `${LAB_VARIANTS[v].bootstrap}${LAB_VARIANTS[v].tls ? ' + TLS' : ''}`;
+    console.log(`converge, ${what.padEnd(17)} median ${secs(median(ms))} over ${runs} runs (min ${secs(Math.min(...ms))}, max ${secs(Math.max(...ms))})`);
+  }
+}
+
 if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
+if (want('modes')) await benchModes();

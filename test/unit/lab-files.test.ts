@@ -25,6 +25,17 @@ describe('lab files', () => {
     expect(inv.cluster?.members).toEqual(['etcd0', 'etcd1', 'etcd2']);
   });
 
+  it.each([
+    ['example-static.yaml', 'static', false],
+    ['example-dns.yaml', 'dns', true],
+    ['example-discovery.yaml', 'discovery', false],
+  ] as const)('%s loads: the three machines 192.168.1.154/.156/.249 as etcd0..etcd2, bootstrap %s', (file, bootstrap, tls) => {
+    const inv = loadInventory(path.join(root, 'inventories', file));
+    expect(inv.cluster).toMatchObject({ bootstrap, members: ['etcd0', 'etcd1', 'etcd2'] });
+    expect(!!inv.cluster!.tls).toBe(tls);
+    expect(['etcd0', 'etcd1', 'etcd2'].map((h) => inv.hosts.get(h)!.connection.address)).toEqual(['192.168.1.154', '192.168.1.156', '192.168.1.249']);
+  });
+
   it('docker-compose.test.yml parses and agrees with inventories/docker.yaml', () => {
     const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.test.yml'), 'utf8')) as {
       services: Record<string, { hostname: string; networks: { lab: { ipv4_address: string } } }>;
