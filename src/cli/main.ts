@@ -5,13 +5,14 @@ import { parseArgs } from 'node:util';
 import { connect } from '../connection/ssh.js';
 import { ProvisionError, isProvisionError } from '../errors.js';
 import { runPlaybook } from '../executor/run.js';
-import { loadInventory } from '../inventory/index.js';
+import { loadInventory, selectHosts } from '../inventory/index.js';
+import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
 import { operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
-import { terminalReporter } from '../report/terminal.js';
+import { printable, terminalReporter } from '../report/terminal.js';
 import { labCommand } from './lab.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
@@ -35,6 +36,8 @@ export const DEFAULT_PLAYBOOK = path.join(projectRoot, 'playbooks', 'etcd-cluste
 export interface MainIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
+  /** Opens a connection to a host (default: SSH). Tests pass a fake. */
+  connect?: typeof connect;
 }
 
 const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
@@ -45,7 +48,7 @@ export async function main(argv: string[], io: MainIO = defaultIO): Promise<numb
     return await converge(argv, io);
   } catch (e) {
     if (isProvisionError(e)) {
-      io.stderr(`error: ${e.format()}\n`);
+      io.stderr(`error: ${printable(e.format())}\n`);
       return e.code === 'USAGE' || e.code === 'INVENTORY' || e.code === 'PLAYBOOK' ? EXIT.usage : EXIT.error;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -89,8 +92,18 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
   const inventory = loadInventory(positionals[0]!);
   // Known not to work with the etcd this targets: refused before any host is touched.
   const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
-  if (unworkable) throw new ProvisionError('INVENTORY', `${inventory.file}: cluster ${inventory.cluster!.name}: ${unworkable}`);
+  if (unworkable) {
+    throw new ProvisionError('INVENTORY', `cluster ${inventory.cluster!.name}: ${unworkable}`, {
+      location: clusterLocation(inventory.cluster!, 'bootstrap') ?? { file: inventory.file, line: 1, col: 1 },
+    });
+  }
   const playbook = loadPlaybook(values.playbook ?? DEFAULT_PLAYBOOK, operations, inventory);
+  const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
+  const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
+  if (limited.size === 0) {
+    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
+    inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
+  }
   const emit = values.json
     ? jsonReporter(io.stdout)
     : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout });
@@ -111,7 +124,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       forks,
       limit: values.limit,
       operations,
-      connect,
+      connect: io.connect ?? connect,
       emit,
       aborted: () => aborted,
     });

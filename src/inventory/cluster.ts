@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Node } from 'yaml';
 import { short, type MapEntry, type YNode, type YamlSource } from '../util/yaml.js';
+import type { SourceLocation } from '../errors.js';
 import { resolvePath } from './connection-keys.js';
 import type { BootstrapMode, ClusterSpec } from './types.js';
 
@@ -25,7 +26,29 @@ const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._:~+-]*$/;
 const DOMAIN_RE = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
 const DATA_DIR_RE = /^\/[A-Za-z0-9._/@+-]*$/;
+const DNS_LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const URL_RE = /^https?:\/\/[A-Za-z0-9._~:/?#@!&+,;=%[\]-]+$/;
+
+const UNSPECIFIED = new Set(['0.0.0.0', '::']);
+
+/** One spelling per IP address (IPv6 compressed, lower case), for comparisons. */
+function canonical(address: string): string {
+  if (net.isIP(address) !== 6) return address;
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address.toLowerCase();
+  }
+}
+
+/** Where each key of a parsed cluster section was written, for errors found after loading. */
+const keyLocations = new WeakMap<ClusterSpec, Map<string, SourceLocation>>();
+
+/** Location of `cluster.<key>` (its value), or of the cluster section when the key is absent. */
+export function clusterLocation(spec: ClusterSpec, key: string): SourceLocation | undefined {
+  const m = keyLocations.get(spec);
+  return m?.get(key) ?? m?.get('');
+}
 
 export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): ClusterSpec {
   const src: YamlSource = ctx.src;
@@ -99,9 +122,24 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
     }
   }
 
+  if (spec.bootstrap === 'dns') {
+    // Each member is published as <name>.<domain>: its name must be one DNS label.
+    for (const h of spec.members) {
+      if (!DNS_LABEL_RE.test(h)) {
+        src.failAt(ctx.hosts.get(h)!.location, `member name "${short(h)}" is not a DNS label, which bootstrap: dns needs (letters, digits and "-", at most 63)`);
+      }
+    }
+  }
+
   const n = spec.members.length;
   if (n === 1) ctx.warnings.push('cluster has a single member: it tolerates no failure');
   else if (n % 2 === 0) ctx.warnings.push(`cluster has ${n} members: an even count tolerates no more failures than ${n - 1}`);
+  if (spec.listen === 'any' && !spec.tls) {
+    ctx.warnings.push('cluster.listen is any without tls: etcd answers anyone on every interface of the members, unauthenticated and unencrypted');
+  }
+  const locations = new Map<string, SourceLocation>([['', src.loc(keyNode)]]);
+  for (const e of entries) locations.set(e.key, src.loc(e.value, e.keyNode));
+  keyLocations.set(spec, locations);
   return spec;
 }
 
@@ -128,13 +166,23 @@ function members(ctx: ClusterContext, e: MapEntry | undefined, clusterKey: Node)
     // Inventory order, whatever order the list gives.
     names = [...ctx.hosts.keys()].filter((h) => seen.has(h));
   }
+  const byAddress = new Map<string, string>();
   for (const h of names) {
     const host = ctx.hosts.get(h)!;
+    const failHere = (message: string): never => (host.addressNode ? src.fail(host.addressNode, message) : src.failAt(host.location, message));
     if (net.isIP(host.address) === 0) {
-      const message = `member ${h} has address '${short(host.address)}'; etcd listens on IP addresses, give the IP`;
-      if (host.addressNode) src.fail(host.addressNode, message);
-      src.failAt(host.location, message);
+      failHere(`member ${h} has address '${short(host.address)}'; etcd listens on IP addresses, give the IP`);
     }
+    // etcd's URLs are http://<address>:<port>: a zone (fe80::1%eth0) cannot be written
+    // there, and 0.0.0.0 or :: cannot be advertised to peers.
+    if (host.address.includes('%')) failHere(`member ${h} has address '${short(host.address)}' with an IPv6 zone, which etcd URLs cannot carry`);
+    if (UNSPECIFIED.has(canonical(host.address))) {
+      failHere(`member ${h} has address ${host.address}, which peers cannot reach; give the member's own IP`);
+    }
+    const key = canonical(host.address);
+    const other = byAddress.get(key);
+    if (other) failHere(`members ${other} and ${h} have the same address ${host.address}; each member needs its own IP (the ports are cluster-wide)`);
+    byAddress.set(key, h);
   }
   return names;
 }

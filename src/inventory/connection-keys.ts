@@ -50,6 +50,9 @@ export interface ConnValues {
   proxy_jump?: JumpSpec;
 }
 
+/** Keys whose values are secrets: no message ever shows them. */
+export const SECRET_KEYS = ['password', 'become_password'] as const;
+
 export const isConnectionKey = (k: string): k is ConnectionKey => (CONNECTION_KEYS as readonly string[]).includes(k);
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -65,7 +68,8 @@ export function resolvePath(p: string, baseDir: string, home: string = os.homedi
 }
 
 export function checkAddress(src: YamlSource, node: YNode, value: string, what: string): string {
-  if (!ADDRESS_RE.test(value)) src.fail(node, `${what} "${short(value)}" is not a host name or IP address`);
+  if (!ADDRESS_RE.test(value) || value.startsWith('-')) src.fail(node, `${what} "${short(value)}" is not a host name or IP address`);
+  if (value.length > 253) src.fail(node, `${what} is ${value.length} characters long; a host name has at most 253`);
   return value;
 }
 
@@ -128,10 +132,10 @@ export function readConnectionKey(
       out.known_hosts = src.stringList(node, what, keyNode).map((p) => resolvePath(p, baseDir, home));
       return;
     case 'password':
-      out.password = str();
+      out.password = src.secretString(node, what, keyNode);
       return;
     case 'become_password':
-      out.become_password = str();
+      out.become_password = src.secretString(node, what, keyNode);
       return;
     case 'become':
       out.become = src.bool(node, what, keyNode);

@@ -40,6 +40,7 @@ export interface GroupTree {
   hosts: Map<string, HostInfo>;
 }
 
+const MAX_NAME = 250;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_KEYS = [...CONNECTION_KEYS, 'vars'] as const;
 const GROUP_KEYS = ['hosts', 'children', 'vars'] as const;
@@ -69,6 +70,8 @@ export class GroupWalker {
     if (!NAME_RE.test(e.key)) {
       this.src.fail(e.keyNode, `invalid ${kind} name "${short(e.key)}"`, 'names use letters, digits, ".", "_" and "-", and start with a letter or digit');
     }
+    // A member's data directory is <data_dir>/<name>.etcd: one file name (255 bytes at most).
+    if (e.key.length > MAX_NAME) this.src.fail(e.keyNode, `${kind} name "${short(e.key)}" is ${e.key.length} characters long; at most ${MAX_NAME}`);
     return e.key;
   }
 

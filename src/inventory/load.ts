@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { YamlSource } from '../util/yaml.js';
+import { YamlSource, readInputFile } from '../util/yaml.js';
 import { parseCluster } from './cluster.js';
-import type { ConnValues } from './connection-keys.js';
+import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo } from './groups.js';
 import { buildSettings } from './settings.js';
 import { readSshConfig } from './ssh-config.js';
@@ -29,22 +29,26 @@ export interface InventoryOptions {
 }
 
 export function loadInventory(file: string, opts: InventoryOptions = {}): Inventory {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ProvisionError('INVENTORY', `cannot read inventory ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      hint: 'pass the inventory file with -i <file>',
-    });
+  const text = readInputFile(file, 'inventory', 'INVENTORY');
+  const inventory = parseInventory(text, file, opts);
+  const secret = [...inventory.hosts.values()].some((h) => h.connection.password !== undefined || h.connection.becomePassword !== undefined);
+  if (secret) {
+    // As OpenSSH refuses a private key others can read: say so, but do not refuse.
+    const mode = fs.statSync(file).mode & 0o777;
+    if (mode & 0o044) {
+      inventory.warnings.push(
+        `${file} holds passwords and others can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it, or use key files and sudo without a password`,
+      );
+    }
   }
-  return parseInventory(text, file, opts);
+  return inventory;
 }
 
 export function parseInventory(text: string, file: string, opts: InventoryOptions = {}): Inventory {
   const home = opts.home ?? os.homedir();
   const env = { home, user: opts.user ?? (process.env.USER || 'root') };
   const baseDir = path.dirname(path.resolve(file));
-  const src: YamlSource = YamlSource.parse(text, file, 'INVENTORY');
+  const src: YamlSource = YamlSource.parse(text, file, 'INVENTORY', { secretKeys: SECRET_KEYS });
 
   const top = src.map(src.root, 'the inventory');
   if (top.length === 0) src.fail(src.root, 'the inventory is empty', 'start with "all:" (see inventories/example-static.yaml)');

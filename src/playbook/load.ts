@@ -3,14 +3,14 @@
  * operation registry's ArgSpecs at load time; argument values stay raw (templates are
  * rendered later). `when:` is parsed here, evaluated per host later.
  */
-import fs from 'node:fs';
 import { isScalar, type Node } from 'yaml';
 import { ProvisionError, isProvisionError, type SourceLocation } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { ArgSpec, OperationDef } from '../operations/types.js';
-import { describe, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
+import { describe, readInputFile, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
 import type { Play, Playbook, Task, WhenExpr, WhenNode } from './types.js';
+import { checkTemplate } from '../template/index.js';
 import { WhenSyntaxError, parseWhen } from './when.js';
 
 export type Registry = Map<string, OperationDef<any>>;
@@ -21,13 +21,7 @@ const PATTERN_TERM_RE = /^[!&]?[A-Za-z0-9._*?-]+$/;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function loadPlaybook(file: string, registry: Registry, inventory?: Inventory): Playbook {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ProvisionError('PLAYBOOK', `cannot read playbook ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parsePlaybook(text, file, registry, inventory);
+  return parsePlaybook(readInputFile(file, 'playbook', 'PLAYBOOK'), file, registry, inventory);
 }
 
 export function parsePlaybook(text: string, file: string, registry: Registry, inventory?: Inventory): Playbook {
@@ -36,6 +30,21 @@ export function parsePlaybook(text: string, file: string, registry: Registry, in
   const items = src.seq(src.root, 'a playbook (a list of plays)');
   if (items.length === 0) src.fail(src.root, 'the playbook has no plays');
   return { file, plays: items.map((n) => new PlayParser(src, registry, inventory).play(n)) };
+}
+
+/**
+ * "<op> <first argument>" for a task without a name, as long as that argument is short, on
+ * one line, and not a file's content: a name is printed everywhere, and `content` may be a
+ * secret (a key written with secret: true).
+ */
+function defaultName(op: string, args: Record<string, unknown>): string {
+  for (const [k, v] of Object.entries(args)) {
+    if (k === 'content' || k === 'secret') continue;
+    if (typeof v === 'number') return `${op} ${v}`;
+    if (typeof v !== 'string') return op;
+    return v.includes('\n') || v.length > 80 ? op : `${op} ${v}`;
+  }
+  return op;
 }
 
 interface PendingNotify {
@@ -153,8 +162,7 @@ class PlayParser {
     }
     if (!task.name) {
       if (isHandler) src.fail(node, 'handler has no name (notify refers to handlers by name)');
-      const first = Object.values(args)[0];
-      task.name = typeof first === 'string' || typeof first === 'number' ? `${op} ${first}` : op;
+      task.name = defaultName(op, args);
     }
     return task;
   }
@@ -205,7 +213,28 @@ class PlayParser {
     if (s.enum && typeof value === 'string' && !templated && !s.enum.includes(value)) {
       src.fail(a.value, `argument "${a.key}" of "${op}" must be one of: ${s.enum.join(', ')} (got "${short(value)}")`);
     }
+    this.checkTemplates(op, a, value);
     return value;
+  }
+
+  /** Template syntax and filter names of every string in an argument, before any host is touched. */
+  private checkTemplates(op: string, a: MapEntry, value: unknown): void {
+    const src: YamlSource = this.src;
+    const strings: string[] = [];
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') strings.push(v);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(value);
+    for (const text of strings) {
+      if (!/\{\{|\{%/.test(text)) continue;
+      const problem = checkTemplate(text);
+      if (!problem) continue;
+      // Exact position when the argument is the template itself on one line.
+      const at = typeof value === 'string' && problem.offset !== undefined ? this.offsetLoc(a.value, problem.offset) : src.loc(a.value, a.keyNode);
+      src.failAt(at, `argument "${a.key}" of "${op}": template error: ${problem.message}`, `in: ${short(text)}`);
+    }
   }
 
   private when(e: MapEntry): WhenExpr {

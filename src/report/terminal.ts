@@ -25,11 +25,35 @@ const statusColour = {
   skipped: chalk.cyan,
 } as const;
 
+/**
+ * Text that is safe to write to a terminal: remote output, file contents and names can hold
+ * escape sequences (clear the screen, rewrite a line, change the window title) or bidi
+ * overrides; they are shown escaped (\x1b, \u202e, \r) instead. Newlines, tabs and CRLF
+ * line ends stay.
+ */
+export function printable(s: string): string {
+  return s
+    .replace(/\r(?!\n)/g, '\\r')
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+      const n = c.charCodeAt(0);
+      return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+    });
+}
+
+/** A copy of `v` with every string made printable(). */
+function printableDeep<T>(v: T): T {
+  if (typeof v === 'string') return printable(v) as T;
+  if (Array.isArray(v)) return v.map(printableDeep) as T;
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, printableDeep(x)])) as T;
+  return v;
+}
+
 export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
   const out = opts.write;
   let members: MemberRow[] | undefined;
   let check = false;
-  return (e) => {
+  return (raw) => {
+    const e = printableDeep(raw);
     switch (e.type) {
       case 'start':
         check = e.check;

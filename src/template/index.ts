@@ -63,3 +63,53 @@ export function renderArgs(args: Record<string, unknown>, vars: Record<string, u
   };
   return walk(args, '') as Record<string, unknown>;
 }
+
+interface NunjucksInternals {
+  parser: { parse(src: string, extensions: unknown[], opts: nunjucks.ConfigureOptions): { findAll(type: unknown): FilterNode[] } };
+  nodes: { Filter: unknown };
+}
+interface FilterNode {
+  name: { value: string; lineno: number; colno: number };
+}
+
+/** A template's problem found without rendering it; `offset` is where in the source, when known. */
+export interface TemplateProblem {
+  message: string;
+  offset?: number;
+}
+
+/**
+ * Syntax errors and unknown filters of a template string, found at load time (rendering,
+ * which needs each host's variables, happens later). Undefined when there are none.
+ */
+export function checkTemplate(source: string): TemplateProblem | undefined {
+  const env = new nunjucks.Environment(null, OPTS);
+  try {
+    new nunjucks.Template(source, env, 'template', true);
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).replace(/^\(.*?\)\s*/, '');
+    const m = /\[Line (\d+), Column (\d+)\]/.exec(msg);
+    const message = msg.replace(m?.[0] ?? '', '').trim().replace(/\s*\n\s*/g, ': ');
+    return { message, ...(m ? { offset: offsetOf(source, Number(m[1]), Number(m[2])) } : {}) };
+  }
+  const internals = nunjucks as unknown as NunjucksInternals;
+  for (const f of internals.parser.parse(source, [], OPTS).findAll(internals.nodes.Filter)) {
+    try {
+      env.getFilter(f.name.value);
+    } catch {
+      return { message: `unknown filter "${f.name.value}"`, offset: offsetOf(source, f.name.lineno + 1, f.name.colno + 1) };
+    }
+  }
+  return undefined;
+}
+
+/** Offset of 1-based line/column in `source` (clamped to its length). */
+function offsetOf(source: string, line: number, col: number): number {
+  let at = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = source.indexOf('\n', at);
+    if (nl < 0) break;
+    at = nl + 1;
+  }
+  return Math.min(source.length, at + Math.max(0, col - 1));
+}

@@ -3,6 +3,7 @@
  * Every check a loader makes goes through a `YamlSource`, so every error it throws names
  * file:line:col and is a ProvisionError of the loader's code (never a bare Error).
  */
+import fs from 'node:fs';
 import { Alias, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { ProvisionError, type ErrorCode, type SourceLocation } from '../errors.js';
@@ -22,6 +23,7 @@ const MAX_ALIASES = 1000;
 export class YamlSource {
   readonly root: YNode;
   private aliasCount = 0;
+  private secretKeys: readonly string[] = [];
 
   private constructor(
     readonly text: string,
@@ -33,12 +35,28 @@ export class YamlSource {
     this.root = doc.contents;
   }
 
-  /** Parse `text`; invalid YAML (including duplicate keys) throws with its location. */
-  static parse(text: string, file: string, code: ErrorCode): YamlSource {
+  /**
+   * Parse `text`; invalid YAML (including duplicate keys and unknown tags) throws with its
+   * location. Messages about the value of a key in `opts.secretKeys` never quote that value.
+   */
+  static parse(text: string, file: string, code: ErrorCode, opts: { secretKeys?: readonly string[] } = {}): YamlSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const src = new YamlSource(text, file, code, doc, lines);
+    src.secretKeys = opts.secretKeys ?? [];
     const err = doc.errors[0];
+    // An unknown tag (`!vault`, `!!js/function`) would otherwise be dropped and its value
+    // used as a plain string: an encrypted blob taken as a password.
+    const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+    if (!err && tag) {
+      const at = src.locAt(tag.pos[0]);
+      const name = text.slice(tag.pos[0], tag.pos[1]).trim();
+      const shown = src.inSecretValue(tag.pos[0]) ? 'of a secret value' : `"${short(name)}"`;
+      throw new ProvisionError(code, `unsupported YAML tag ${shown}`, {
+        location: at,
+        hint: `values are plain strings, numbers, true/false, lists and maps${name.startsWith('!vault') ? ' (Ansible Vault is not supported)' : ''}`,
+      });
+    }
     if (err) {
       const at = src.locAt(err.pos[0]);
       if (err.code === 'DUPLICATE_KEY') {
@@ -61,6 +79,26 @@ export class YamlSource {
         const k = pair.key as YNode;
         if (isScalar(k) && k.range?.[0] === offset) {
           found = String(k.value);
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    return found;
+  }
+
+  /** Whether `offset` falls in the value (tag, anchor and all) of a secret key. */
+  private inSecretValue(offset: number): boolean {
+    if (this.secretKeys.length === 0) return false;
+    let found = false;
+    visit(this.doc, {
+      Pair: (_, pair) => {
+        const k = pair.key as YNode;
+        if (!isScalar(k) || !this.secretKeys.includes(String(k.value)) || !k.range) return undefined;
+        const v = pair.value as YNode;
+        const end = v?.range?.[2] ?? k.range[2];
+        if (offset >= k.range[1] && offset <= end) {
+          found = true;
           return visit.BREAK;
         }
         return undefined;
@@ -137,6 +175,23 @@ export class YamlSource {
   scalar(node: YNode): Scalar | undefined {
     const n = this.resolve(node);
     return isScalar(n) ? n : undefined;
+  }
+
+  /**
+   * A string whose value is secret (a password): no error message shows it, nor the name
+   * of an alias or tag written in its place.
+   */
+  secretString(node: YNode, what: string, fallback?: YNode): string {
+    let s: Scalar | undefined;
+    try {
+      s = this.scalar(node);
+    } catch {
+      s = undefined;
+    }
+    if (!s || typeof s.value !== 'string') {
+      this.fail(node, `${what} must be a string (the value is not shown)`, 'quote it: "..."', fallback);
+    }
+    return s.value as string;
   }
 
   string(node: YNode, what: string, fallback?: YNode): string {
@@ -222,8 +277,40 @@ export function describe(node: YNode): string {
   return 'an unsupported value';
 }
 
-/** Quote-safe, length-limited rendering of user text inside messages. */
+/**
+ * Quote-safe, length-limited rendering of user text inside messages: control and
+ * invisible formatting characters (bidi overrides, zero-width spaces) are escaped so that
+ * what the terminal shows is what the file holds.
+ */
 export function short(s: string, max = 60): string {
-  const clean = JSON.stringify(s).slice(1, -1);
-  return clean.length > max ? clean.slice(0, max) + '...' : clean;
+  const clean = JSON.stringify(s)
+    .slice(1, -1)
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu, (c) => {
+      const cp = c.codePointAt(0)!;
+      return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+    });
+  const chars = [...clean];
+  return chars.length > max ? chars.slice(0, max).join('') + '...' : clean;
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the path is too long',
+};
+
+/** The text of an inventory or playbook file, or a one-line error saying why not. */
+export function readInputFile(file: string, what: string, code: 'INVENTORY' | 'PLAYBOOK'): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    const why = errno ? (ERRNO_TEXT[errno] ? `${ERRNO_TEXT[errno]} (${errno})` : errno) : (e as Error).message;
+    throw new ProvisionError(code, `cannot read ${what} ${file}: ${why}`, {
+      hint: what === 'inventory' ? 'usage: provision <inventory.yaml> [--playbook FILE]' : 'give the playbook with --playbook FILE',
+    });
+  }
 }

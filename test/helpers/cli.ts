@@ -1,5 +1,6 @@
 /** Runs the real CLI (bin/provision.js, built dist/) as a child process, as a user would. */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../src/lab/topology.js';
 
@@ -62,3 +63,23 @@ export const changedSet = (run: JsonRun): string[] =>
   [...new Set(run.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`))].sort();
 
 export const totalChanged = (run: JsonRun): number => Object.values(run.recap).reduce((n, r) => n + r.changed, 0);
+
+/**
+ * The CLI runs dist/: rebuild it (as scripts/ensure-deps.sh does) when a file in src/ is newer,
+ * so that a test of the CLI never runs yesterday's code. Type errors do not stop the build
+ * (tsc still emits); `npx tsc --noEmit` is where they are reported.
+ */
+export function ensureBuilt(): void {
+  const newest = (dir: string, ext: string): number => {
+    let t = 0;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (e.isFile() && e.name.endsWith(ext)) t = Math.max(t, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
+    }
+    return t;
+  };
+  const built = path.join(projectRoot, 'dist', 'cli', 'main.js');
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= newest(path.join(projectRoot, 'src'), '.ts')) return;
+  spawnSync(process.execPath, [path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(projectRoot, 'tsconfig.build.json')], {
+    stdio: 'ignore',
+  });
+}

@@ -129,7 +129,7 @@ describe('playbook errors name file:line:col', () => {
   });
 
   it('reports a missing file', () => {
-    expect(() => loadPlaybook('/nonexistent/pb.yaml', registry)).toThrow(/cannot read playbook \/nonexistent\/pb.yaml: ENOENT/);
+    expect(() => loadPlaybook('/nonexistent/pb.yaml', registry)).toThrow(/cannot read playbook \/nonexistent\/pb.yaml: no such file \(ENOENT\)$/);
   });
 });
 

@@ -1,0 +1,211 @@
+/**
+ * Bad input, through the real CLI: every file of the corpus in test/fixtures/bad/ gives
+ * exit code 2, one message that starts with file:line:col (the line and column are the
+ * fixture's first line, `# expect L:C text`), no stack trace, and no connection to any host.
+ *
+ * "No connection" is counted, not guessed: the child's HOME holds an ~/.ssh/config that
+ * sends every host (none of the fixtures gives a port) to a TCP server of the test that
+ * counts the connections it accepts. The control case shows that a valid inventory does
+ * connect there.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseInventory } from '../../src/inventory/index.js';
+import { ensureBuilt, provision, type CliResult } from '../helpers/cli.js';
+import { projectRoot } from '../../src/lab/topology.js';
+
+const BAD = path.join(projectRoot, 'test/fixtures/bad');
+const GOOD_INVENTORY = path.join(BAD, 'good-inventory.yaml');
+const rel = (f: string) => path.relative(projectRoot, f);
+
+interface Fixture {
+  file: string;
+  line: number;
+  col: number;
+  text: string;
+}
+
+function fixtures(dir: string): Fixture[] {
+  return fs
+    .readdirSync(path.join(BAD, dir))
+    .filter((n) => n.endsWith('.yaml'))
+    .sort()
+    .map((n) => {
+      const file = path.join(BAD, dir, n);
+      const head = fs.readFileSync(file, 'utf8').split('\n', 1)[0]!;
+      const m = /^# expect (\d+):(\d+) (.+)$/.exec(head);
+      if (!m) throw new Error(`${file}: first line must be "# expect L:C text", not ${JSON.stringify(head)}`);
+      return { file: rel(file), line: Number(m[1]), col: Number(m[2]), text: m[3]! };
+    });
+}
+
+/** A TCP server that counts the connections it accepts and closes each at once. */
+interface Counter {
+  port: number;
+  accepted: number;
+  close(): Promise<void>;
+}
+
+async function counter(): Promise<Counter> {
+  const c = { port: 0, accepted: 0, close: async () => {} };
+  const server = net.createServer((sock) => {
+    c.accepted++;
+    sock.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  c.port = (server.address() as net.AddressInfo).port;
+  c.close = () => new Promise<void>((r) => server.close(() => r()));
+  return c;
+}
+
+/** A HOME whose ~/.ssh/config sends every host to `port`; no keys, no known_hosts. */
+function homeFor(port: number): string {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bad-home-'));
+  fs.mkdirSync(path.join(home, '.ssh'), { mode: 0o700 });
+  fs.writeFileSync(path.join(home, '.ssh', 'config'), `Host *\n  Port ${port}\n`);
+  return home;
+}
+
+/** Runs the CLI with HOME pointing at a fresh counter; returns the result and the connections made. */
+async function run(args: string[]): Promise<CliResult & { connections: number }> {
+  const c = await counter();
+  const home = homeFor(c.port);
+  try {
+    const r = await provision(args, { timeoutMs: 20_000, env: { HOME: home, USER: 'tester', SSH_AUTH_SOCK: '' } });
+    return { ...r, connections: c.accepted };
+  } finally {
+    await c.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/** What every rejected input must look like from the outside. */
+function expectRejected(r: CliResult & { connections: number }): string {
+  const all = r.stdout + r.stderr;
+  expect(r.code, all).toBe(2);
+  expect(r.connections, 'connections made').toBe(0);
+  expect(all).not.toMatch(/internal error/i);
+  expect(all).not.toMatch(/^\s+at .*[(:]\d+/m); // a stack frame
+  expect(all).not.toMatch(/^unreachable: |cannot connect|^PLAY /m);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.match(/^error: /gm), r.stderr).toHaveLength(1);
+  return r.stderr.split('\n')[0]!;
+}
+
+beforeAll(() => ensureBuilt(), 120_000);
+
+describe('the corpus of broken inventories', () => {
+  const all = fixtures('inventory');
+  it('has a case of every kind', () => {
+    const kinds = ['yaml-', 'type-', 'unknown-', 'duplicate-host', 'duplicate-member', 'member-not-a-host', 'dns-server-not-a-host', 'member-address-name', 'hostile-'];
+    for (const k of kinds) expect(all.some((f) => path.basename(f.file).startsWith(k)), k).toBe(true);
+  });
+
+  it.concurrent.each(all.map((f) => [path.basename(f.file, '.yaml'), f] as const))('%s', async (_name, f) => {
+    const first = expectRejected(await run([f.file, '--check']));
+    expect(first.startsWith(`error: ${f.file}:${f.line}:${f.col}: `), first).toBe(true);
+    expect(first).toContain(f.text);
+    // One clear message: long values are cut short in it.
+    expect(first.length).toBeLessThan(400);
+  });
+});
+
+describe('the corpus of broken playbooks (against a valid inventory)', () => {
+  it.concurrent.each(fixtures('playbook').map((f) => [path.basename(f.file, '.yaml'), f] as const))('%s', async (_name, f) => {
+    const first = expectRejected(await run([rel(GOOD_INVENTORY), '--playbook', f.file, '--check']));
+    expect(first.startsWith(`error: ${f.file}:${f.line}:${f.col}: `), first).toBe(true);
+    expect(first).toContain(f.text);
+  });
+});
+
+describe('bad command lines', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no inventory', [], /^error: no inventory given/],
+    ['missing inventory file', ['test/fixtures/bad/nope.yaml'], /^error: cannot read inventory test\/fixtures\/bad\/nope.yaml: no such file \(ENOENT\)$/],
+    ['inventory is a directory', ['test/fixtures/bad'], /^error: cannot read inventory test\/fixtures\/bad: it is a directory \(EISDIR\)$/],
+    ['missing playbook file', [rel(GOOD_INVENTORY), '--playbook', 'nope.yaml'], /^error: cannot read playbook nope.yaml: no such file/],
+    ['--forks 0', [rel(GOOD_INVENTORY), '--forks', '0'], /^error: --forks must be a positive whole number, not "0"$/],
+    ['--limit naming no host', [rel(GOOD_INVENTORY), '--limit', 'etcd9'], /^error: unknown host or group "etcd9" in host pattern "etcd9"$/],
+    ['unknown option', [rel(GOOD_INVENTORY), '--chek'], /^error: Unknown option '--chek'/],
+  ];
+  it.concurrent.each(cases)('%s', async (_name, args, first) => {
+    expect(expectRejected(await run(args))).toMatch(first);
+  });
+});
+
+describe('a valid inventory (control)', () => {
+  it('does connect to the counting server: the corpus above would have been caught connecting', async () => {
+    const r = await run([rel(GOOD_INVENTORY), '--check']);
+    expect(r.connections).toBeGreaterThan(0);
+    expect(r.code).toBe(4); // unreachable: the counter closes every connection
+    expect(r.stdout).toMatch(/unreachable: \[etcd0\]/);
+  });
+});
+
+describe('legal but unwise choices warn and go on', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-unwise-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const HOSTS = (n: number) =>
+    'all:\n  children:\n    etcd:\n      hosts:\n' + Array.from({ length: n }, (_, i) => `        etcd${i}: { address: 127.0.0.${i + 1} }\n`).join('');
+  const write = (name: string, text: string, mode = 0o600) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text, { mode });
+    fs.chmodSync(f, mode);
+    return f;
+  };
+  const OPTS = { home: dir, user: 'u', sshConfigFile: path.join(dir, 'none') };
+
+  const unwise: [string, string, RegExp][] = [
+    ['an even number of members', HOSTS(4) + 'cluster:\n  members: etcd\n', /^cluster has 4 members: an even count tolerates no more failures than 3$/],
+    ['two members', HOSTS(2) + 'cluster:\n  members: etcd\n', /^cluster has 2 members: an even count tolerates no more failures than 1$/],
+    ['a single member', HOSTS(1) + 'cluster:\n  members: etcd\n', /^cluster has a single member: it tolerates no failure$/],
+    ['listen: any without TLS', HOSTS(3) + 'cluster:\n  members: etcd\n  listen: any\n', /^cluster.listen is any without tls: etcd answers anyone/],
+  ];
+
+  it.each(unwise)('%s: a warning from the loader, not an error', (_name, text, warning) => {
+    const inv = parseInventory(text, path.join(dir, 'x.yaml'), OPTS);
+    expect(inv.warnings.some((w) => warning.test(w)), inv.warnings.join('\n')).toBe(true);
+  });
+
+  it('no warning for three or five members on their own IPs', () => {
+    expect(parseInventory(HOSTS(3) + 'cluster:\n  members: etcd\n', '/x.yaml', OPTS).warnings).toEqual([]);
+    expect(parseInventory(HOSTS(5) + 'cluster:\n  members: etcd\n', '/x.yaml', OPTS).warnings).toEqual([]);
+  });
+
+  it.concurrent.each(unwise)('%s: the CLI prints the warning and goes on to the hosts (--check)', async (name, text, warning) => {
+    const f = write(`${name.replace(/\W+/g, '-')}.yaml`, text);
+    const r = await run([f, '--check']);
+    expect(r.code, r.stderr).toBe(4); // it went on to connect (and the counter closed the door)
+    expect(r.connections).toBeGreaterThan(0);
+    const printed = r.stdout.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
+    expect(printed.some((w) => warning.test(w)), r.stdout).toBe(true);
+    expect(r.stdout.indexOf('warning: ')).toBeLessThan(r.stdout.indexOf('unreachable:')); // before any host
+  });
+
+  it('--json carries the warnings too', async () => {
+    const f = write('json-two.yaml', HOSTS(2) + 'cluster:\n  members: etcd\n');
+    const r = await run([f, '--check', '--json']);
+    expect(JSON.parse(r.stdout).warnings).toContain('cluster has 2 members: an even count tolerates no more failures than 1');
+  });
+
+  it('passwords in an inventory others can read: a warning', async () => {
+    const text = HOSTS(3) + '  vars:\n    become: true\n    become_password: hunter2-sentinel\ncluster:\n  members: etcd\n';
+    const open = write('readable.yaml', text, 0o644);
+    const r = await run([open, '--check']);
+    expect(r.stdout).toMatch(/warning: .*readable\.yaml holds passwords and others can read it \(mode 0644\); chmod 600 it/);
+    expect(r.stdout + r.stderr).not.toContain('hunter2-sentinel');
+    const closed = write('closed.yaml', text, 0o600);
+    expect((await run([closed, '--check'])).stdout).not.toMatch(/holds passwords/);
+  });
+
+  it('an inventory without a cluster runs the default playbook on nothing, and says so', async () => {
+    const f = write('no-cluster.yaml', HOSTS(3));
+    const r = await run([f, '--check']);
+    expect(r.code).toBe(0);
+    expect(r.connections).toBe(0);
+    expect(r.stdout).toMatch(/warning: nothing to do: no play of .* matches a host of the inventory \(the inventory has no cluster: section\)/);
+  });
+});
