@@ -3,6 +3,7 @@ import { file, type FileFact } from '../facts/file.js';
 import { pathExists } from '../facts/path.js';
 import { clusterStateOf, ETCD_CONF, memberDataDir, renderEtcdConf, withClusterState } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
+import { planJoin } from './etcd-join.js';
 import { planFile } from './file-plan.js';
 import { defineOperation, type ArgSpec } from './types.js';
 import { withDefaults } from './util.js';
@@ -23,10 +24,13 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     // A member whose data dir holds raft state joins as "existing": a live cluster is never
     // re-bootstrapped. (No package creates member/, so --check needs no caveat here.)
     const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, ctx.host.name)}/member` });
+    // A member without data that was in a cluster: lost data, or joining (src/operations/etcd-join.ts).
+    const current = await ctx.fact(file, { path: path! });
+    const join = hasData ? undefined : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);
     let discovery: string | undefined;
     // A member that exists keeps the token it joined with: etcd ignores ETCD_DISCOVERY once
     // its data dir holds data, and a token is single use, so none is made or checked for it.
-    const kept = hasData && cluster.bootstrap === 'discovery' ? discoveryOf(await ctx.fact(file, { path: path! })) : undefined;
+    const kept = (hasData || join?.state === 'existing') && cluster.bootstrap === 'discovery' ? discoveryOf(current) : undefined;
     if (kept) discovery = kept;
     else if (cluster.bootstrap === 'discovery') {
       if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', 'etcd_config: bootstrap: discovery needs the run\'s discovery token (no runtime given)');
@@ -40,9 +44,9 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
         });
       discovery = d.url;
     }
-    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData ? 'existing' : 'new', discovery);
+    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData || join?.state === 'existing' ? 'existing' : 'new', discovery);
     return {
-      steps: await planFile(ctx, {
+      steps: [...(join?.steps ?? []), ...(await planFile(ctx, {
         path: path!,
         content,
         mode: 0o644,
@@ -50,7 +54,7 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
         group: 'root',
         // etcd ignores the state once its data dir exists: new -> existing needs no restart.
         noNotify: (before) => clusterStateOf(before) === 'new' && withClusterState(before, 'existing') === content,
-      }),
+      }))],
     };
   },
 });

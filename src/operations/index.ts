@@ -1,6 +1,7 @@
 import { commandOp } from './command.js';
 import { dnsCheckOp, dnsmasqSrvOp } from './dnsmasq-srv.js';
 import { etcdTlsOp } from './etcd-tls.js';
+import { etcdRestartOp } from './etcd-restart.js';
 import { resolvConfOp } from './resolv-conf.js';
 import { etcdConfigOp } from './etcd-config.js';
 import { etcdUnitOp } from './etcd-unit.js';
@@ -32,7 +33,7 @@ export const flushHandlersOp = defineOperation<Record<string, never>>({
 /** Every operation a playbook task may name. */
 export const operations = new Map<string, OperationDef<any>>(
   [
-    packageOp, fileOp, commandOp, serviceOp, resolvConfOp, etcdConfigOp, etcdUnitOp, etcdTlsOp, etcdVerifyOp,
+    packageOp, fileOp, commandOp, serviceOp, resolvConfOp, etcdConfigOp, etcdUnitOp, etcdTlsOp, etcdVerifyOp, etcdRestartOp,
     dnsmasqSrvOp, dnsCheckOp, flushHandlersOp,
   ].map((op) => [op.name, op as OperationDef<any>]),
 );

@@ -16,7 +16,7 @@ import { WhenSyntaxError, parseWhen } from './when.js';
 export type Registry = Map<string, OperationDef<any>>;
 
 const PLAY_KEYS = ['name', 'hosts', 'become', 'vars', 'tasks', 'handlers'] as const;
-const TASK_KEYS = ['name', 'notify', 'when', 'become'] as const;
+const TASK_KEYS = ['name', 'notify', 'when', 'become', 'throttle'] as const;
 const PATTERN_TERM_RE = /^[!&]?[A-Za-z0-9._*?-]+$/;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -159,6 +159,7 @@ class PlayParser {
         task.notify = src.stringList(e.value, 'notify', e.keyNode);
         this.notifies.push({ names: task.notify, node: e.value ?? e.keyNode });
       } else if (e.key === 'when') task.when = this.when(e);
+      else if (e.key === 'throttle') task.throttle = src.int(e.value, 'throttle (hosts running this task at once)', 1, 1000, e.keyNode);
     }
     if (!task.name) {
       if (isHandler) src.fail(node, 'handler has no name (notify refers to handlers by name)');

@@ -24,6 +24,8 @@ export interface Task {
   notify: string[];
   when?: WhenExpr;
   become?: boolean;
+  /** At most this many hosts run the task at once (Ansible's throttle); 1 = one host at a time. */
+  throttle?: number;
   location: SourceLocation;
 }
 

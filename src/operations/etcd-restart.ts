@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { shellJoin } from '../connection/quote.js';
+import { ProvisionError } from '../errors.js';
+import { etcdctl, etcdHealth, type EtcdQuery } from '../facts/etcd.js';
+import { pathExists } from '../facts/path.js';
+import { probeFact } from '../facts/run.js';
+import { systemdUnit } from '../facts/systemd.js';
+import type { CommandStep } from '../plan/types.js';
+import { etcdTlsPaths, memberDataDir, memberUrls } from './etcd-conf.js';
+import { clusterOf } from './etcd-cluster.js';
+import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
+import { withDefaults } from './util.js';
+
+export interface EtcdRestartArgs {
+  timeout?: number;
+  snapshot_dir?: string;
+}
+
+const args: Record<string, ArgSpec> = {
+  timeout: { type: 'number', default: 90, description: 'seconds to wait for the cluster to be healthy again' },
+  snapshot_dir: { type: 'string', default: '/var/lib/etcd-snapshots', description: 'where the snapshot taken before restarting a live member goes' },
+};
+
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+/**
+ * Restarts etcd on a member without putting the cluster at risk. On a live cluster (this
+ * member has data and every member is healthy) it saves a snapshot first, restarts, and waits
+ * until every member is healthy again; with `throttle: 1` on the task, members restart one
+ * at a time, so quorum is never lost. It refuses to restart a member of a live cluster while
+ * another member is unhealthy. Before the cluster exists (first bootstrap) it just restarts.
+ */
+export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
+  name: 'etcd_restart',
+  description: 'Restart etcd on a member safely: snapshot, restart, wait until the cluster is healthy',
+  args,
+  async plan(ctx, raw) {
+    const a = withDefaults(args, raw);
+    const { cluster, members } = clusterOf(ctx, 'etcd_restart');
+    const self = ctx.host.name;
+    const t = etcdTlsPaths(cluster, self);
+    const tls = t && { cacert: t.ca, cert: t.clientCert, key: t.clientKey };
+    const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m).client]));
+    const all: EtcdQuery = { endpoints: members.map((m) => urls.get(m.name)!), tls };
+    const steps: CommandStep[] = [];
+    const unit = await ctx.fact(systemdUnit, { name: 'etcd' });
+    if (unit.needDaemonReload) steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
+
+    const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, self)}/member` });
+    let live = false;
+    if (hasData) {
+      const health = await ctx.fact(etcdHealth, all);
+      const sick = members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
+      const others = sick.filter((n) => n !== self);
+      if (others.length > 0 && sick.length < members.length)
+        throw new ProvisionError('COMMAND', `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`, {
+          hint: `bring ${others.join(', ')} back first (systemctl status etcd; journalctl -u etcd), then run again`,
+        });
+      live = sick.length === 0;
+    }
+    if (live) {
+      const file = `${a.snapshot_dir!.replace(/\/+$/, '')}/${cluster.name}-${self}-${stamp()}.db`;
+      steps.push({
+        kind: 'command',
+        description: `save a snapshot of the cluster to ${file}`,
+        command: `${shellJoin(['mkdir', '-p', '-m', '0700', '--', a.snapshot_dir!])} && ${etcdctl({ endpoints: [urls.get(self)!], tls }, 'snapshot', 'save', file)} >/dev/null`,
+        timeoutMs: 120_000,
+      });
+    }
+    // A live member's restart blocks until etcd is back in the cluster (Type=notify); before
+    // the cluster exists it would block until quorum, so it is only queued.
+    steps.push({
+      kind: 'command',
+      description: live ? 'restart etcd (one member at a time)' : 'restart etcd',
+      command: shellJoin(['systemctl', 'restart', ...(live ? [] : ['--no-block']), '--', 'etcd.service']),
+      effects: [{ kind: 'service', name: 'etcd.service', active: true }],
+      ...(live ? { timeoutMs: a.timeout! * 1000 } : {}),
+    });
+    if (!live) return { steps };
+    return {
+      steps,
+      verify: async (conn): Promise<VerifyResult> => {
+        const deadline = Date.now() + (ctx.check ? 0 : a.timeout! * 1000);
+        for (;;) {
+          const health = await probeFact(conn, etcdHealth, all);
+          const sick = members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true);
+          if (sick.length === 0) return { ok: true, message: `etcd restarted on ${self}; all ${members.length} members healthy` };
+          if (Date.now() + 500 > deadline)
+            return { ok: false, message: `after restarting etcd on ${self}, ${sick.map((m) => m.name).join(', ')} not healthy within ${a.timeout}s` };
+          await sleep(500);
+        }
+      },
+    };
+  },
+});
