@@ -260,15 +260,19 @@ async function openClient(
         }
         case 'client-timeout':
           return fail(new ProvisionError('TIMEOUT', `cannot connect to ${where(t)}: timed out after ${formatSeconds(settings.connectTimeoutMs)}`));
-        case 'client-socket':
-          return fail(socketError(t, err, settings.connectTimeoutMs));
-        default:
-          return fail(new ProvisionError('CONNECT', `ssh handshake with ${where(t)} failed: ${err.message}`, { cause: err }));
+        case 'client-socket': {
+          const se = socketError(t, err, settings.connectTimeoutMs);
+          return fail(err.code === 'ECONNRESET' ? retryable(se) : se);
+        }
+        default: {
+          const he = new ProvisionError('CONNECT', `ssh handshake with ${where(t)} failed: ${err.message}`, { cause: err });
+          return fail(/before handshake|ECONNRESET/i.test(err.message) ? retryable(he) : he);
+        }
       }
     });
     client.on('close', () => {
       if (hostKeyError) return fail(hostKeyError);
-      fail(new ProvisionError('CONNECT', `connection to ${where(t)} closed before login`));
+      fail(retryable(new ProvisionError('CONNECT', `connection to ${where(t)} closed before login`)));
     });
     try {
       client.connect(config);
@@ -310,14 +314,34 @@ export async function connect(settings: ConnectionSettings): Promise<Connection>
       throw e;
     }
   }
-  const client = await openClient(target, settings, { withPassword: true });
-  return new SshConnection(settings, client);
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    try {
+      const client = await openClient(target, settings, { withPassword: true });
+      const conn = new SshConnection(settings, client);
+      conn.connectAttempts = attempts;
+      return conn;
+    } catch (e) {
+      if (!transient.has(e as Error) || attempts >= CONNECT_ATTEMPTS) throw e;
+      // sshd drops handshakes beyond MaxStartups (default 10:30:100) at once: back off, retry.
+      await sleep(CONNECT_BACKOFF_MS * 2 ** (attempts - 1) * (0.5 + Math.random()));
+    }
+  }
 }
+
+/** Handshakes that sshd dropped before login (reset, or closed before its banner) are retried. */
+export const CONNECT_ATTEMPTS = 4;
+const CONNECT_BACKOFF_MS = 250;
+const transient = new WeakSet<Error>();
+const retryable = (e: ProvisionError): ProvisionError => (transient.add(e), e);
 
 export class SshConnection implements Connection {
   readonly host: string;
   /** Number of channel opens that needed the retry (for diagnostics). */
   channelRetries = 0;
+  /** Handshakes it took to connect (more than 1 when sshd dropped one: MaxStartups). */
+  connectAttempts = 1;
   private readonly limit = pLimit(MAX_CHANNELS);
   private readonly lostController = new AbortController();
   private sftpPromise?: Promise<SFTPWrapper>;

@@ -24,6 +24,8 @@ export interface HostRecap {
   failed: number;
   unreachable: number;
   skipped: number;
+  /** Set when the run was interrupted before the host was done: where it stood. */
+  interrupted?: string;
 }
 
 /** Everything the run tells the user, as values; the reporter decides how to show them. */
@@ -33,7 +35,8 @@ export type RunEvent =
   /** Something done on the controller (a CA made, a discovery token made). */
   | { type: 'notice'; message: string }
   | { type: 'play'; name: string; hosts: string[] }
-  | { type: 'connect'; host: string; ok: boolean; message?: string; durationMs: number }
+  /** attempts: handshakes it took (sshd may drop some under load; they are retried). */
+  | { type: 'connect'; host: string; ok: boolean; message?: string; durationMs: number; attempts?: number }
   | { type: 'task'; result: TaskResult }
   | { type: 'unreachable'; host: string; message: string }
   | { type: 'interrupted'; message: string }

@@ -4,8 +4,8 @@ import type { Step } from '../plan/types.js';
 import { renderStepDiff } from '../plan/diff.js';
 
 export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
-  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; notices: string[]; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean } = {
-    warnings: [], notices: [], unreachable: {}, tasks: [],
+  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; notices: string[]; connections: Record<string, { ms: number; attempts: number }>; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean } = {
+    warnings: [], notices: [], connections: {}, unreachable: {}, tasks: [],
   };
   return (e) => {
     switch (e.type) {
@@ -14,6 +14,9 @@ export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void 
         break;
       case 'warning':
         doc.warnings.push(e.message);
+        break;
+      case 'connect':
+        doc.connections[e.host] = { ms: e.durationMs, attempts: e.attempts ?? 1 };
         break;
       case 'notice':
         doc.notices.push(e.message);

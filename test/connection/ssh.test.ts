@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server as NetServer } from 'node:net';
+import { connect as netConnect, createServer, type Server as NetServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -478,6 +478,49 @@ describe('ProxyJump', () => {
       expect(e2.message).toContain('host key for testhost');
     } finally {
       await jump.close();
+    }
+  });
+});
+
+describe('handshakes dropped by the server (MaxStartups)', () => {
+  /** A TCP front that closes the first `drop` connections at once, as sshd over MaxStartups does, then forwards. */
+  async function dropFront(drop: number): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+    let accepted = 0;
+    const front: NetServer = createServer((sock) => {
+      accepted++;
+      if (accepted <= drop) return sock.destroy();
+      const back = netConnect(server.port, '127.0.0.1');
+      sock.pipe(back).pipe(sock);
+      back.on('error', () => sock.destroy());
+      sock.on('error', () => back.destroy());
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const port = (front.address() as { port: number }).port;
+    return { port, accepted: () => accepted, close: () => new Promise((r) => front.close(() => r())) };
+  }
+
+  it('retries with backoff and connects; the attempts are counted', async () => {
+    const f = await dropFront(2);
+    try {
+      const c = (await conn({ port: f.port, knownHostsFiles: [knownHosts('kh-front', khLine(f.port, server))] })) as SshConnection;
+      expect((await c.exec('echo ok')).stdout).toBe('ok\n');
+      expect(c.connectAttempts).toBe(3);
+      expect(f.accepted()).toBe(3);
+      await c.close();
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('gives up after a bounded number of attempts with a clear error', async () => {
+    const f = await dropFront(100);
+    try {
+      const e = await rejection(conn({ port: f.port, knownHostsFiles: [knownHosts('kh-front2', khLine(f.port, server))] }));
+      expect(e.code).toBe('CONNECT');
+      expect(e.message).toMatch(/closed before login|connection reset|lost before handshake/i);
+      expect(f.accepted()).toBe(4);
+    } finally {
+      await f.close();
     }
   });
 });
