@@ -90,6 +90,7 @@ export async function up(opts: UpOptions = {}): Promise<LabInfo> {
       });
     }
     fs.mkdirSync(LAB.cacheDir, { recursive: true });
+    raiseInotifyLimit(count + 1, log);
     const rootfs = await ensureImage(log);
     const repo = await ensureRepo(log);
     ensureLabKey();
@@ -142,6 +143,24 @@ function writeKnownHosts(nodes: LabNode[], keys: Map<string, string[]>): void {
   const tmp = `${labFiles.knownHosts}.tmp`;
   fs.writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });
   fs.renameSync(tmp, labFiles.knownHosts);
+}
+
+/**
+ * systemd in every node needs several inotify instances, all counted against root on the
+ * host; at Debian's default of 128 in all, booting about 20 nodes at once fails (systemd
+ * exits at start). Raised, never lowered, with a line saying so.
+ */
+function raiseInotifyLimit(nodes: number, log: (line: string) => void): void {
+  const file = '/proc/sys/fs/inotify/max_user_instances';
+  const want = 512 + 32 * nodes;
+  try {
+    const now = Number(fs.readFileSync(file, 'utf8').trim());
+    if (now >= want) return;
+    fs.writeFileSync(file, String(want));
+    log(`raised fs.inotify.max_user_instances from ${now} to ${want} (each node's systemd needs several)`);
+  } catch {
+    // Not writable here: a large lab may then fail to boot, and says which node.
+  }
 }
 
 /** Removes every trace of the lab: processes, mounts, namespaces, links, node files. */

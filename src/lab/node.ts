@@ -75,11 +75,16 @@ export async function personalise(node: LabNode, infraAddress: string, authorize
 
 /** Boots the node's container; returns the pid of its systemd-nspawn process. */
 export function boot(node: LabNode, repo: string): number {
+  // nspawn refuses to start when a container of the same name that did not exit cleanly left
+  // its propagation directory behind and /run is not a tmpfs (as in a container): clear it.
+  fs.rmSync(path.join('/run/systemd/nspawn/propagate', netnsName(node.name)), { recursive: true, force: true });
   const log = fs.openSync(path.join(nodeDir(node.name), 'console.log'), 'a');
   try {
     return startDetached([
       'systemd-nspawn', '--quiet', '--boot', '--register=no', '--keep-unit',
-      `--directory=${mergedDir(node.name)}`, `--machine=${node.name}`, `--hostname=${node.name}`,
+      // The machine name keys nspawn's host-side state (/run/systemd/nspawn/propagate/<name>):
+      // it is unique per lab instance, or two labs' etcd1 would collide; the hostname stays.
+      `--directory=${mergedDir(node.name)}`, `--machine=${netnsName(node.name)}`, `--hostname=${node.name}`,
       `--network-namespace-path=/run/netns/${netnsName(node.name)}`,
       '--resolv-conf=off', '--timezone=off', '--link-journal=no', '--console=pipe',
       `--bind-ro=${repo}:${LAB.repoMount}`,

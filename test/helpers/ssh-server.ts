@@ -165,6 +165,8 @@ function serveSftp(sftp: SFTPWrapper, o: TestServerOptions, ops: string[]): void
     .on('OPEN', (reqid, filename, flags, attrs) =>
       guard(reqid, () => {
         ops.push(`open ${filename} ${flagsToString(flags)}`);
+        // The mode the file is created with (before any later chmod): `open-mode 0600 <path>`.
+        if (attrs?.mode !== undefined) ops.push(`open-mode ${(attrs.mode & 0o7777).toString(8).padStart(4, '0')} ${filename}`);
         const fd = fs.openSync(filename, flagsToString(flags) ?? 'r', attrs?.mode ?? 0o666);
         sftp.handle(reqid, handleBuf(fd));
       }),
