@@ -5,7 +5,10 @@
  *               cluster (median of several runs, with the provisioner's peak memory)
  *   modes:      converge from bare nodes in each other bootstrap mode (static+TLS, DNS SRV+TLS,
  *               discovery URL with and without TLS), median of several runs
- * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`; default all.
+ *   scale:      30 hosts at once: ten 3-member clusters converging together on a 30-node lab
+ *               (time, peak memory of the provisioners, handshakes retried)
+ * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
+ * `npm run bench -- scale`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +18,7 @@ import path from 'node:path';
 import * as lab from '../src/lab/index.js';
 import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
+import { peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
 
 const args = process.argv.slice(2);
 const parts = args.filter((a) => !a.startsWith('--'));
@@ -134,6 +138,28 @@ async function benchModes() {
   }
 }
 
+async function benchScale() {
+  console.log(`## scale (${SCALE_NODES} hosts at once: ${SCALE_CLUSTERS} clusters of 3, one provision process each)`);
+  await lab.down();
+  await lab.up({ nodes: SCALE_NODES });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-scale-'));
+  try {
+    const files = writeScaleInventories(dir);
+    const converge = await runScale(files);
+    const bad = converge.runs.filter((r) => r.code !== 0);
+    if (bad.length) throw new Error(`scale: ${bad.length} runs failed:\n${bad.map((r) => r.stderr + r.stdout.slice(0, 2000)).join('\n')}`);
+    const peak = Math.max(...converge.runs.map((r) => peakMb(r.stderr)));
+    console.log(`converge ${SCALE_NODES} hosts from bare: ${secs(converge.ms)}; peak memory per provisioner ${peak.toFixed(0)} MB (all ${SCALE_CLUSTERS}: ${converge.runs.reduce((n, r) => n + peakMb(r.stderr), 0).toFixed(0)} MB); handshakes retried ${converge.retries}`);
+    const again = await runScale(files);
+    console.log(`no-change re-run of ${SCALE_NODES} hosts: ${secs(again.ms)}; handshakes retried ${again.retries}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await lab.down();
+    await lab.up({ nodes: 3 });
+  }
+}
+
 if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
+if (want('scale')) await benchScale();
