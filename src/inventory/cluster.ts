@@ -122,7 +122,14 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
     }
   }
 
-  if (spec.bootstrap === 'dns') {
+  if (spec.bootstrap === 'dns' && spec.dns) {
+    // The members' resolv.conf gets `nameserver <its address>`, and dnsmasq listens there.
+    const server = ctx.hosts.get(spec.dns.server)!;
+    if (net.isIP(server.address) === 0) {
+      const message = `cluster.dns.server ${spec.dns.server} has address '${short(server.address)}'; the members' resolv.conf needs its IP`;
+      if (server.addressNode) src.fail(server.addressNode, message);
+      src.failAt(server.location, message);
+    }
     // Each member is published as <name>.<domain>: its name must be one DNS label.
     for (const h of spec.members) {
       if (!DNS_LABEL_RE.test(h)) {

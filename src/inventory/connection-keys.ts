@@ -89,7 +89,7 @@ export function parseJump(spec: string): JumpSpec | undefined {
     if (p < 1 || p > 65535) return undefined;
     jump.port = p;
   }
-  if (!ADDRESS_RE.test(address)) return undefined;
+  if (!ADDRESS_RE.test(address) || address.startsWith('-')) return undefined;
   return jump;
 }
 
