@@ -42,6 +42,12 @@ export function etcdTlsPaths(cluster: ClusterSpec, name: string): { ca: string; 
   return { ca: `${d}/ca.crt`, cert: `${d}/${name}.crt`, key: `${d}/${name}.key`, clientCert: `${d}/client.crt`, clientKey: `${d}/client.key` };
 }
 
+/** The client certificate etcdctl uses on a member (undefined without TLS). */
+export function etcdctlTls(cluster: ClusterSpec, name: string): { cacert: string; cert: string; key: string } | undefined {
+  const t = etcdTlsPaths(cluster, name);
+  return t && { cacert: t.ca, cert: t.clientCert, key: t.clientKey };
+}
+
 const hostPart = (a: string): string => (isIP(a) === 6 ? `[${a}]` : a);
 
 export function memberUrls(cluster: ClusterSpec, m: Member): MemberUrls {

@@ -2,7 +2,7 @@ import { ProvisionError } from '../errors.js';
 import { etcdctl, etcdMembers, type EtcdQuery } from '../facts/etcd.js';
 import type { ClusterSpec } from '../inventory/types.js';
 import type { CommandStep } from '../plan/types.js';
-import { clusterStateOf, etcdTlsPaths, memberUrls, type Member } from './etcd-conf.js';
+import { clusterStateOf, etcdctlTls, memberUrls, type Member } from './etcd-conf.js';
 import type { OperationContext } from './types.js';
 
 /** The variable (set by `provision --replace-lost-members`) that allows replacing a lost member. */
@@ -28,8 +28,7 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
   // Only a member that has been part of a cluster (its etcd.conf says "existing") asks the
   // others: on a first bootstrap they are not up, and etcdctl would wait its dial timeout.
   if (others.length === 0 || clusterStateOf(conf ?? '') !== 'existing') return { state: 'new', steps: [] };
-  const t = etcdTlsPaths(cluster, self);
-  const q: EtcdQuery = { endpoints: others.map((m) => memberUrls(cluster, m).client), tls: t && { cacert: t.ca, cert: t.clientCert, key: t.clientKey } };
+  const q: EtcdQuery = { endpoints: others.map((m) => memberUrls(cluster, m).client), tls: etcdctlTls(cluster, self) };
   const view = await ctx.fact(etcdMembers, q);
   if (!view.ok) return { state: 'new', steps: [] };
   const me = members.find((m) => m.name === self)!;

@@ -6,7 +6,7 @@ import { pathExists } from '../facts/path.js';
 import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { CommandStep } from '../plan/types.js';
-import { etcdTlsPaths, memberDataDir, memberUrls } from './etcd-conf.js';
+import { etcdctlTls, memberDataDir, memberUrls } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
 import { withDefaults } from './util.js';
@@ -38,8 +38,7 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     const a = withDefaults(args, raw);
     const { cluster, members } = clusterOf(ctx, 'etcd_restart');
     const self = ctx.host.name;
-    const t = etcdTlsPaths(cluster, self);
-    const tls = t && { cacert: t.ca, cert: t.clientCert, key: t.clientKey };
+    const tls = etcdctlTls(cluster, self);
     const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m).client]));
     const all: EtcdQuery = { endpoints: members.map((m) => urls.get(m.name)!), tls };
     const steps: CommandStep[] = [];
