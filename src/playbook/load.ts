@@ -234,7 +234,8 @@ class PlayParser {
       if (!problem) continue;
       // Exact position when the argument is the template itself on one line.
       const at = typeof value === 'string' && problem.offset !== undefined ? this.offsetLoc(a.value, problem.offset) : src.loc(a.value, a.keyNode);
-      src.failAt(at, `argument "${a.key}" of "${op}": template error: ${problem.message}`, `in: ${short(text)}`);
+      // A file's content may be secret (secret: true): the message does not quote it.
+      src.failAt(at, `argument "${a.key}" of "${op}": template error: ${problem.message}`, a.key === 'content' ? undefined : `in: ${short(text)}`);
     }
   }
 

@@ -6,7 +6,8 @@
  * "No connection" is counted, not guessed: the child's HOME holds an ~/.ssh/config that
  * sends every host (none of the fixtures gives a port) to a TCP server of the test that
  * counts the connections it accepts. The control case shows that a valid inventory does
- * connect there.
+ * connect there. Where a fixture holds a secret (a vault blob, a secret file's content), it is
+ * the string SENTINEL, which no message may show.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -91,6 +92,7 @@ function expectRejected(r: CliResult & { connections: number }): string {
   expect(all).not.toMatch(/^\s+at .*[(:]\d+/m); // a stack frame
   expect(all).not.toMatch(/^unreachable: |cannot connect|^PLAY /m);
   expect(r.stdout).toBe('');
+  expect(all).not.toContain('SENTINEL'); // fixtures put this where a secret would be
   expect(r.stderr.match(/^error: /gm), r.stderr).toHaveLength(1);
   return r.stderr.split('\n')[0]!;
 }
