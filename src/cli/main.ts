@@ -27,6 +27,8 @@ options:
   --limit PATTERN   only these hosts (e.g. etcd0,etcd1  or  'etcd:!etcd2')
   --forks N         hosts worked on at once (default 10)
   --json            machine-readable results on stdout
+  --allow-partial   bootstrap a new cluster even when some of its members are unreachable
+                    or failed (by default the others stop before starting etcd)
   -v                more detail (repeat for more)
 
 exit codes: 0 ok, 2 bad input, 3 a host failed, 4 a host was unreachable, 130 interrupted`;
@@ -71,6 +73,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       limit: { type: 'string', short: 'l' },
       forks: { type: 'string', short: 'f' },
       json: { type: 'boolean' },
+      'allow-partial': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v', multiple: true },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
@@ -127,6 +130,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       connect: io.connect ?? connect,
       emit,
       aborted: () => aborted,
+      allowPartial: !!values['allow-partial'],
     });
     if (summary.interrupted) return EXIT.interrupted;
     const recaps = Object.values(summary.hosts);

@@ -119,6 +119,8 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
   return new Promise<RawResult>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    /** stdout and stderr in the order they came, for the timeout message. */
+    const said: Buffer[] = [];
     let exitCode: number | undefined;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
@@ -168,6 +170,7 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
     ch.on('data', (chunk: Buffer) => {
       if (okSeen) {
         out.push(chunk);
+        said.push(chunk);
         return;
       }
       head = Buffer.concat([head, chunk]);
@@ -181,6 +184,7 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
     });
     ch.stderr.on('data', (chunk: Buffer) => {
       err.push(chunk);
+      said.push(chunk);
       if (okSeen || sudo === undefined) return;
       errText += chunk.toString('latin1');
       const n = countOccurrences(errText, sudo.prompt);
@@ -223,7 +227,11 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
     });
 
     timer = setTimeout(() => {
-      finish(new ProvisionError('TIMEOUT', `command timed out after ${formatSeconds(o.timeoutMs)} on ${o.host}: ${o.display}`));
+      // What the command said last is often why it hangs (yum: "Waiting for process with pid ...").
+      let text = Buffer.concat(said).toString('utf8');
+      if (sudo) text = text.split(sudo.prompt).join('');
+      const last = text.trim().split('\n').slice(-5).join('\n');
+      finish(new ProvisionError('TIMEOUT', `command timed out after ${formatSeconds(o.timeoutMs)} on ${o.host}: ${o.display}${last ? `\nlast output:\n${last}` : ''}`));
       kill();
     }, o.timeoutMs);
     timer.unref?.();

@@ -2,6 +2,7 @@
 import type { Connection } from '../connection/types.js';
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
+import { unitReport } from '../operations/service.js';
 import type { Step } from '../plan/types.js';
 
 const tail = (s: string, n = 20) => s.trim().split('\n').slice(-n).join('\n');
@@ -11,7 +12,10 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
     const r = await conn.exec(step.command, { become: step.become, timeoutMs: step.timeoutMs });
     if (r.exitCode !== 0) {
       const out = tail(r.stderr) || tail(r.stdout);
-      throw new ProvisionError('COMMAND', `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}`);
+      // A unit that did not start: what systemd and its journal say is the useful part.
+      const unit = step.effects?.find((e) => e.kind === 'service')?.name;
+      const report = unit ? await unitReport(conn, unit).catch(() => '') : '';
+      throw new ProvisionError('COMMAND', `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}${report ? `\n${report}` : ''}`);
     }
     return;
   }

@@ -17,6 +17,8 @@ import type { Play, Task } from '../playbook/types.js';
 import { renderArgs } from '../template/index.js';
 import type { RunEvent, TaskResult } from './events.js';
 import { applyStep } from './apply.js';
+import type { ClusterGate } from './cluster-gate.js';
+import { INTERRUPTED, passGate, watchVerify } from './cluster-wait.js';
 
 export interface HostRunOptions {
   check: boolean;
@@ -27,6 +29,10 @@ export interface HostRunOptions {
   /** Set when the user pressed Ctrl-C: finish the current step, start nothing new. */
   aborted: () => boolean;
   runtime?: ClusterRuntime;
+  /** The play's bootstrap gate (cluster-gate.ts), when the inventory has a cluster. */
+  gate?: ClusterGate;
+  /** Awaits a promise with the host's fork slot given up meanwhile (waiting at the gate). */
+  park?: <T>(p: Promise<T>) => Promise<T>;
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -42,6 +48,8 @@ export interface HostState {
    * so its probes stay valid for the whole run.
    */
   probes: Map<string, Promise<unknown>>;
+  /** The task (or handler) at which the host stopped: failed, lost or interrupted there. */
+  stoppedAt?: string;
 }
 
 /** Reads a fact through the host's probe cache. */
@@ -93,14 +101,19 @@ export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunO
   const vars = hostVars(state.host, play, opts);
   await prefetch(state, play, vars, opts);
   for (const task of play.tasks) {
-    if (opts.aborted()) return 'interrupted';
+    if (opts.aborted()) {
+      state.stoppedAt = task.name;
+      return 'interrupted';
+    }
     if (task.op === 'flush_handlers') {
       const outcome = await flushHandlers(state, play, pending, vars, opts);
       if (outcome !== 'ok') return outcome;
       continue;
     }
-    const { result, outcome } = await runTask(state, play, task, vars, opts, false);
+    const held = await passGate(state.host, state.conn, play, task, vars, opts);
+    const { result, outcome } = held ?? (await runTask(state, play, task, vars, opts, false));
     opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') state.stoppedAt = task.name;
     if (outcome !== 'ok') return outcome;
     if (result.status === 'changed') {
       const notifying = result.steps.some((s) => !(s.kind === 'file' && s.noNotify));
@@ -125,9 +138,13 @@ async function flushHandlers(state: HostState, play: Play, pending: Set<string>,
   for (const h of play.handlers) {
     if (!pending.has(h.name)) continue;
     pending.delete(h.name);
-    if (opts.aborted()) return 'interrupted';
+    if (opts.aborted()) {
+      state.stoppedAt = `handler: ${h.name}`;
+      return 'interrupted';
+    }
     const { result, outcome } = await runTask(state, play, h, vars, opts, true);
     opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') state.stoppedAt = `handler: ${h.name}`;
     if (outcome !== 'ok') return outcome;
   }
   return 'ok';
@@ -163,6 +180,18 @@ async function runTask(
   const done = (outcome: HostOutcome = 'ok') => {
     result.durationMs = Date.now() - started;
     return { result, outcome };
+  };
+  /** Ctrl-C: steps already applied stay applied and are reported; no further step starts. */
+  const interrupted = (applied?: number) => {
+    if (applied !== undefined) {
+      result.message = `interrupted: ${applied} of ${result.steps.length} steps applied`;
+      result.steps = result.steps.slice(0, applied);
+      result.status = applied > 0 ? 'changed' : 'skipped';
+    } else {
+      result.message = 'interrupted while waiting';
+      if (result.status !== 'changed') result.status = 'skipped';
+    }
+    return done('interrupted');
   };
   try {
     if (task.when && !evaluateWhen(task.when, vars)) {
@@ -203,7 +232,8 @@ async function runTask(
         if (changedBefore || plan.steps.length) {
           result.notes.push('verification runs after the changes above are made');
         } else {
-          const v = await plan.verify(conn);
+          const v = await watchVerify(plan.verify(conn), state.host.name, opts);
+          if (v === INTERRUPTED) return interrupted();
           result.data = v.data;
           result.message = v.message;
           if (!v.ok) result.status = 'failed';
@@ -211,14 +241,15 @@ async function runTask(
       }
       return done(result.status === 'failed' ? 'failed' : 'ok');
     }
-    for (const step of plan.steps) {
-      if (opts.aborted()) return done('interrupted');
+    for (const [i, step] of plan.steps.entries()) {
+      if (opts.aborted()) return interrupted(i);
       state.probes.clear();
       await applyStep(conn, step);
     }
     if (plan.steps.length) result.status = 'changed';
     if (plan.verify) {
-      const v = await plan.verify(conn);
+      const v = await watchVerify(plan.verify(conn), state.host.name, opts);
+      if (v === INTERRUPTED) return interrupted();
       result.data = v.data;
       result.message = v.message;
       if (!v.ok) {

@@ -12,8 +12,10 @@ import type { Inventory } from '../inventory/types.js';
 import type { OperationDef } from '../operations/types.js';
 import { createRuntime, type ClusterRuntime } from '../operations/runtime.js';
 import type { Playbook } from '../playbook/types.js';
+import { ClusterGate } from './cluster-gate.js';
 import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
-import { runPlayOnHost, type HostState } from './host.js';
+import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
+import { slots } from './slots.js';
 
 export interface RunOptions {
   check: boolean;
@@ -26,6 +28,8 @@ export interface RunOptions {
   aborted?: () => boolean;
   /** Controller-side certificates and discovery token (default: made from the inventory). */
   runtime?: ClusterRuntime;
+  /** Bootstrap a new cluster even when some of its members are missing (see cluster-gate.ts). */
+  allowPartial?: boolean;
 }
 
 export interface RunSummary {
@@ -49,6 +53,12 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
 
   const states = new Map<string, HostState>();
   const dead = new Set<string>();
+  /** Why each host dropped out of the run (for the bootstrap gate of later plays). */
+  const deadWhy = new Map<string, string>();
+  const lose = (name: string, why: string) => {
+    dead.add(name);
+    if (!deadWhy.has(name)) deadWhy.set(name, why);
+  };
   const connections = new Map<string, Promise<HostState | undefined>>();
   // Bounded concurrent handshakes: sshd's MaxStartups drops connections beyond its limit.
   const handshake = pLimit(Math.min(opts.forks, 10));
@@ -66,7 +76,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
           return st;
         } catch (e) {
           const message = isProvisionError(e) ? e.format() : String(e);
-          dead.add(name);
+          lose(name, `${name} is unreachable`);
           recap[name]!.unreachable = 1;
           emit({ type: 'unreachable', host: name, message });
           return undefined;
@@ -78,24 +88,40 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   };
 
   const runtime = opts.runtime ?? createRuntime({ check: opts.check, inventory, log: (message) => emit({ type: 'notice', message }) });
-  const forks = pLimit(opts.forks);
+  const forks = slots(opts.forks);
   const playbookDir = path.dirname(path.resolve(playbook.file));
   try {
     for (const [i, play] of playbook.plays.entries()) {
-      if (aborted()) break;
       const hosts = playHosts[i]!.filter((h) => !dead.has(h));
+      if (aborted()) {
+        for (const name of hosts) stoppedAt(recap, name, `before play "${play.name}"`);
+        continue;
+      }
+      const gate = playGate(inventory, hosts, limited, deadWhy, !!opts.allowPartial);
       emit({ type: 'play', name: play.name, hosts });
       await Promise.all(
         hosts.map((name) =>
-          forks(async () => {
+          forks.run(async (park) => {
             const st = await open(name);
-            if (!st || aborted()) return;
-            const outcome = await runPlayOnHost(st, play, {
-              check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime,
-            });
-            if (outcome === 'failed') dead.add(name);
+            if (!st) return gate?.lost(name, deadWhy.get(name) ?? `${name} is unreachable`);
+            if (aborted()) {
+              stoppedAt(recap, name, `before play "${play.name}"`);
+              return gate?.lost(name, `${name} was interrupted`);
+            }
+            let outcome: HostOutcome = 'failed';
+            try {
+              outcome = await runPlayOnHost(st, play, {
+                check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime, gate, park,
+              });
+            } finally {
+              const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';
+              if (outcome === 'ok') gate?.finished(name);
+              if (outcome === 'failed') lose(name, `${name} failed${at ? ` (${at})` : ''}`);
+              if (outcome === 'unreachable') lose(name, `${name} became unreachable`);
+              if (outcome === 'interrupted') stoppedAt(recap, name, `${at || 'during'} (play "${play.name}")`);
+              if (outcome !== 'ok') gate?.lost(name, outcome === 'interrupted' ? `${name} was interrupted` : deadWhy.get(name)!);
+            }
             if (outcome === 'unreachable') {
-              dead.add(name);
               recap[name]!.unreachable = 1;
               emit({ type: 'unreachable', host: name, message: 'connection lost during the run' });
             }
@@ -110,4 +136,28 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   if (aborted()) emit({ type: 'interrupted', message: 'interrupted: stopped after the steps in flight' });
   emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check });
   return { hosts: recap, interrupted: aborted() };
+}
+
+const stoppedAt = (recap: Record<string, HostRecap>, host: string, where: string) => {
+  if (recap[host] && !recap[host]!.interrupted) recap[host]!.interrupted = where;
+};
+
+/** The bootstrap gate of one play: when the inventory has a cluster with members among its hosts. */
+function playGate(
+  inventory: Inventory,
+  hosts: string[],
+  limited: Set<string> | undefined,
+  deadWhy: Map<string, string>,
+  allowPartial: boolean,
+): ClusterGate | undefined {
+  const cluster = inventory.cluster;
+  if (!cluster || !cluster.members.some((m) => hosts.includes(m))) return undefined;
+  const absent = new Map<string, string>();
+  for (const m of cluster.members) {
+    if (hosts.includes(m)) continue;
+    if (deadWhy.has(m)) absent.set(m, deadWhy.get(m)!);
+    else if (limited && !limited.has(m)) absent.set(m, `${m} is not in this run (--limit)`);
+    else absent.set(m, `${m} is not a host of this play`);
+  }
+  return new ClusterGate(cluster, cluster.members.filter((m) => hosts.includes(m)), absent, allowPartial);
 }

@@ -7,6 +7,7 @@ import type { ClusterSpec } from '../inventory/types.js';
 import type { FileStep } from '../plan/types.js';
 import { clusterStateOf, ETCD_CONF, etcdTlsPaths, memberUrls, withClusterState, type Member } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
+import { failedUnitReport, unitReport } from './service.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
 import { withDefaults } from './util.js';
 
@@ -89,8 +90,13 @@ async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Me
     const r = await checkOnce(conn, q, members);
     if (r.problems.length === 0)
       return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, data: r.rows };
-    if (Date.now() + intervalMs > deadline)
-      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}`, data: r.rows };
+    // etcd on this member has failed for good (systemd gave up restarting it): waiting longer cannot help.
+    const failed = timeoutMs > 0 ? await failedUnitReport(conn, 'etcd').catch(() => undefined) : undefined;
+    if (failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${failed}`, data: r.rows };
+    if (Date.now() + intervalMs > deadline) {
+      const report = timeoutMs > 0 ? await unitReport(conn, 'etcd').then((t) => `\n${t}`, () => '') : '';
+      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, data: r.rows };
+    }
     await sleep(intervalMs);
   }
 }

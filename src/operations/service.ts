@@ -1,4 +1,5 @@
 import { shellJoin } from '../connection/quote.js';
+import type { Connection } from '../connection/types.js';
 import { systemdUnit, unitName } from '../facts/systemd.js';
 import type { CommandStep, Effect } from '../plan/types.js';
 import { defineOperation, type ArgSpec } from './types.js';
@@ -56,6 +57,11 @@ export const serviceOp = defineOperation<ServiceArgs>({
     if (a.enabled === false && u.unitFileState === 'enabled') steps.push(systemctl('disable', unit, false, [{ kind: 'service', name: unit, enabled: false }]));
     const running = !missing && RUNNING.includes(u.activeState);
     const up: Effect[] = [{ kind: 'service', name: unit, active: true }];
+    // A unit that failed too often in a row is refused by `systemctl start` until its failure
+    // is reset (start-limit-hit): a start asked for here means a fresh start.
+    const starting = (a.state === 'started' && !running) || a.state === 'restarted';
+    if (starting && u.activeState === 'failed')
+      steps.push({ kind: 'command', description: `reset-failed ${unit}`, command: shellJoin(['systemctl', 'reset-failed', '--', unit]) });
     if (a.state === 'started' && !running) steps.push(systemctl('start', unit, nb, up));
     if (a.state === 'stopped' && running) steps.push(systemctl('stop', unit, nb, [{ kind: 'service', name: unit, active: false }]));
     if (a.state === 'restarted') steps.push(systemctl('restart', unit, nb, up));
@@ -64,3 +70,34 @@ export const serviceOp = defineOperation<ServiceArgs>({
     return { steps };
   },
 });
+
+/** How many journal lines a failure report shows (as `journalctl -u UNIT -n 20 --no-pager`). */
+export const JOURNAL_LINES = 20;
+
+/**
+ * What a user would look at when a unit does not come up: its state as systemd has it and
+ * the unit's last journal lines. Best effort: a failed probe is said in the text.
+ */
+export async function unitReport(conn: Connection, name: string, lines = JOURNAL_LINES): Promise<string> {
+  const unit = unitName(name);
+  const journalCmd = shellJoin(['journalctl', '-u', unit, '-n', String(lines), '--no-pager']);
+  const [show, journal] = await Promise.all([
+    conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState,SubState,Result,NRestarts', '--', unit])),
+    conn.exec(journalCmd),
+  ]);
+  const p = props(show.stdout);
+  const state = show.exitCode === 0
+    ? `${unit} is ${p.ActiveState ?? '?'} (${p.SubState ?? '?'})${p.Result && p.Result !== 'success' ? `, result: ${p.Result}` : ''}${Number(p.NRestarts) > 0 ? `, restarted ${p.NRestarts} times` : ''}`
+    : `${unit}: systemctl show failed: ${show.stderr.trim()}`;
+  const log = journal.exitCode === 0 ? journal.stdout.replace(/\s+$/, '') || '(no journal entries)' : `(journalctl failed: ${journal.stderr.trim()})`;
+  return `${state}\n$ ${journalCmd}\n${log}`;
+}
+
+/** unitReport() when systemd has given up on the unit (ActiveState=failed), else undefined. */
+export async function failedUnitReport(conn: Connection, name: string): Promise<string | undefined> {
+  const r = await conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState', '--value', '--', unitName(name)]));
+  return r.exitCode === 0 && r.stdout.trim() === 'failed' ? unitReport(conn, name) : undefined;
+}
+
+const props = (stdout: string): Record<string, string> =>
+  Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -90,7 +90,8 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
           out(
             `${colour(host.padEnd(width))} : ${chalk.green(`ok=${r.ok}`)}  ${chalk.yellow(`changed=${r.changed}`)}  ` +
               `${(r.unreachable ? chalk.red : (s: string) => s)(`unreachable=${r.unreachable}`)}  ` +
-              `${(r.failed ? chalk.red : (s: string) => s)(`failed=${r.failed}`)}  skipped=${r.skipped}\n`,
+              `${(r.failed ? chalk.red : (s: string) => s)(`failed=${r.failed}`)}  skipped=${r.skipped}` +
+              `${r.interrupted ? chalk.red(`  interrupted ${r.interrupted}`) : ''}\n`,
           );
         }
         out(chalk.dim(`finished in ${(e.durationMs / 1000).toFixed(2)} s\n`));

@@ -14,11 +14,14 @@ const fx = (u: SystemdUnit, name = 'etcd'): Fixture => ({ facts: [fact(systemdUn
 const sc = (verb: string, command: string, eff: object): Step => ({ kind: 'command', description: `${verb} etcd.service`, command, effects: [{ kind: 'service', name: 'etcd.service', ...eff }] });
 const START = sc('start', 'systemctl start -- etcd.service', { active: true });
 const ENABLE = sc('enable', 'systemctl enable --no-reload -- etcd.service', { enabled: true });
+const RESET_FAILED: Step = { kind: 'command', description: 'reset-failed etcd.service', command: 'systemctl reset-failed -- etcd.service' };
 const RELOAD: Step = { kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] };
 
 const cases: { name: string; args: ServiceArgs; fx: Fixture; steps: Step[] }[] = [
   { name: 'start inactive', args: { name: 'etcd', state: 'started' }, fx: fx(unit()), steps: [START] },
-  { name: 'start failed', args: { name: 'etcd', state: 'started' }, fx: fx(unit({ activeState: 'failed', subState: 'failed' })), steps: [START] },
+  // A unit that hit its start limit refuses `systemctl start` until its failure is reset.
+  { name: 'start failed', args: { name: 'etcd', state: 'started' }, fx: fx(unit({ activeState: 'failed', subState: 'failed' })), steps: [RESET_FAILED, START] },
+  { name: 'restart failed', args: { name: 'etcd', state: 'restarted' }, fx: fx(unit({ activeState: 'failed', subState: 'failed' })), steps: [RESET_FAILED, sc('restart', 'systemctl restart -- etcd.service', { active: true })] },
   { name: 'already running', args: { name: 'etcd', state: 'started', enabled: true }, fx: fx(RUNNING), steps: [] },
   { name: 'activating counts as started (notify unit waiting for quorum)', args: { name: 'etcd', state: 'started' }, fx: fx(unit({ activeState: 'activating', subState: 'start' })), steps: [] },
   { name: 'start --no-block and enable', args: { name: 'etcd', state: 'started', enabled: true, no_block: true }, fx: fx(unit()), steps: [ENABLE, sc('start', 'systemctl start --no-block -- etcd.service', { active: true })] },
