@@ -1,26 +1,30 @@
 /**
- * Bad input, through the real CLI: every file of the corpus in test/fixtures/bad/ gives
- * exit code 2, one message that starts with file:line:col (the line and column are the
- * fixture's first line, `# expect L:C text`), no stack trace, and no connection to any host.
+ * Bad input: every file of the corpus in test/fixtures/bad/ gives exit code 2, one message
+ * that starts with file:line:col (the line and column are the fixture's first line,
+ * `# expect L:C text`), no stack trace, and no connection to any host.
  *
- * "No connection" is counted, not guessed: the child's HOME holds an ~/.ssh/config that
- * sends every host (none of the fixtures gives a port) to a TCP server of the test that
- * counts the connections it accepts. The control case shows that a valid inventory does
- * connect there. Where a fixture holds a secret (a vault blob, a secret file's content), it is
- * the string SENTINEL, which no message may show.
+ * Every fixture goes through the real CLI, `node bin/provision.js`, in a child process, and
+ * also through the CLI's main() in the test process (with a connect() that counts its calls),
+ * which checks src/ directly even when dist/ is being rebuilt. In the child, "no connection"
+ * is counted, not guessed: its HOME holds an ~/.ssh/config that sends every host (none of the
+ * fixtures gives a port) to a TCP server of the test that counts the connections it accepts;
+ * the control case shows that a valid inventory does connect there. Where a fixture holds a
+ * secret (a vault blob, a secret file's content), it is the string SENTINEL, which no message
+ * may show.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { ProvisionError } from '../../src/errors.js';
 import { parseInventory } from '../../src/inventory/index.js';
 import { ensureBuilt, provision, type CliResult } from '../helpers/cli.js';
 import { projectRoot } from '../../src/lab/topology.js';
 
 const BAD = path.join(projectRoot, 'test/fixtures/bad');
 const GOOD_INVENTORY = path.join(BAD, 'good-inventory.yaml');
-const rel = (f: string) => path.relative(projectRoot, f);
 
 interface Fixture {
   file: string;
@@ -39,11 +43,15 @@ function fixtures(dir: string): Fixture[] {
       const head = fs.readFileSync(file, 'utf8').split('\n', 1)[0]!;
       const m = /^# expect (\d+):(\d+) (.+)$/.exec(head);
       if (!m) throw new Error(`${file}: first line must be "# expect L:C text", not ${JSON.stringify(head)}`);
-      return { file: rel(file), line: Number(m[1]), col: Number(m[2]), text: m[3]! };
+      return { file, line: Number(m[1]), col: Number(m[2]), text: m[3]! };
     });
 }
 
-/** A TCP server that counts the connections it accepts and closes each at once. */
+/**
+ * A TCP server that counts the connections it accepts and answers each with an SSH-1
+ * banner, which the client refuses at once (a connection merely closed would be retried,
+ * with backoff, as a MaxStartups drop).
+ */
 interface Counter {
   port: number;
   accepted: number;
@@ -52,13 +60,20 @@ interface Counter {
 
 async function counter(): Promise<Counter> {
   const c = { port: 0, accepted: 0, close: async () => {} };
+  const socks = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     c.accepted++;
-    sock.destroy();
+    socks.add(sock);
+    sock.on('error', () => {});
+    sock.end('SSH-1.5-counter\r\n');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   c.port = (server.address() as net.AddressInfo).port;
-  c.close = () => new Promise<void>((r) => server.close(() => r()));
+  c.close = () =>
+    new Promise<void>((r) => {
+      socks.forEach((so) => so.destroy());
+      server.close(() => r());
+    });
   return c;
 }
 
@@ -83,6 +98,25 @@ async function run(args: string[]): Promise<CliResult & { connections: number }>
   }
 }
 
+/** main() in this process; connect() only counts (and fails). */
+async function inProcess(args: string[]): Promise<CliResult & { connections: number }> {
+  let stdout = '';
+  let stderr = '';
+  let connections = 0;
+  const t0 = Date.now();
+  const code = await main(args, {
+    stdout: (s) => void (stdout += s),
+    stderr: (s) => void (stderr += s),
+    connect: async (s) => {
+      connections++;
+      throw new ProvisionError('CONNECT', `cannot connect to ${s.name}: not in this test`);
+    },
+  });
+  return { code, stdout, stderr, ms: Date.now() - t0, connections };
+}
+
+const named = (fs: Fixture[]) => fs.map((f) => [path.basename(f.file, '.yaml'), f] as const);
+
 /** What every rejected input must look like from the outside. */
 function expectRejected(r: CliResult & { connections: number }): string {
   const all = r.stdout + r.stderr;
@@ -99,6 +133,14 @@ function expectRejected(r: CliResult & { connections: number }): string {
 
 beforeAll(() => ensureBuilt(), 120_000);
 
+function expectLocated(r: CliResult & { connections: number }, f: Fixture): void {
+  const first = expectRejected(r);
+  expect(first.startsWith(`error: ${f.file}:${f.line}:${f.col}: `), first).toBe(true);
+  expect(first).toContain(f.text);
+  // One clear message: long values are cut short in it.
+  expect(first.length).toBeLessThan(400);
+}
+
 describe('the corpus of broken inventories', () => {
   const all = fixtures('inventory');
   it('has a case of every kind', () => {
@@ -106,32 +148,37 @@ describe('the corpus of broken inventories', () => {
     for (const k of kinds) expect(all.some((f) => path.basename(f.file).startsWith(k)), k).toBe(true);
   });
 
-  it.concurrent.each(all.map((f) => [path.basename(f.file, '.yaml'), f] as const))('%s', async (_name, f) => {
-    const first = expectRejected(await run([f.file, '--check']));
-    expect(first.startsWith(`error: ${f.file}:${f.line}:${f.col}: `), first).toBe(true);
-    expect(first).toContain(f.text);
-    // One clear message: long values are cut short in it.
-    expect(first.length).toBeLessThan(400);
+  describe('every file, through main()', () => {
+    it.each(named(all))('%s', async (_name, f) => expectLocated(await inProcess([f.file, '--check']), f));
+  });
+
+  describe('every file, through node bin/provision.js', () => {
+    it.concurrent.each(named(all))('%s', async (_name, f) => expectLocated(await run([f.file, '--check']), f));
   });
 });
 
 describe('the corpus of broken playbooks (against a valid inventory)', () => {
-  it.concurrent.each(fixtures('playbook').map((f) => [path.basename(f.file, '.yaml'), f] as const))('%s', async (_name, f) => {
-    const first = expectRejected(await run([rel(GOOD_INVENTORY), '--playbook', f.file, '--check']));
-    expect(first.startsWith(`error: ${f.file}:${f.line}:${f.col}: `), first).toBe(true);
-    expect(first).toContain(f.text);
+  const all = fixtures('playbook');
+  describe('every file, through main()', () => {
+    it.each(named(all))('%s', async (_name, f) => expectLocated(await inProcess([GOOD_INVENTORY, '--playbook', f.file, '--check']), f));
+  });
+
+  describe('every file, through node bin/provision.js', () => {
+    it.concurrent.each(named(all))('%s', async (_name, f) => expectLocated(await run([GOOD_INVENTORY, '--playbook', f.file, '--check']), f));
   });
 });
 
 describe('bad command lines', () => {
+  const esc = (p: string) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const nope = path.join(BAD, 'nope.yaml');
   const cases: [string, string[], RegExp][] = [
     ['no inventory', [], /^error: no inventory given/],
-    ['missing inventory file', ['test/fixtures/bad/nope.yaml'], /^error: cannot read inventory test\/fixtures\/bad\/nope.yaml: no such file \(ENOENT\)$/],
-    ['inventory is a directory', ['test/fixtures/bad'], /^error: cannot read inventory test\/fixtures\/bad: it is a directory \(EISDIR\)$/],
-    ['missing playbook file', [rel(GOOD_INVENTORY), '--playbook', 'nope.yaml'], /^error: cannot read playbook nope.yaml: no such file/],
-    ['--forks 0', [rel(GOOD_INVENTORY), '--forks', '0'], /^error: --forks must be a positive whole number, not "0"$/],
-    ['--limit naming no host', [rel(GOOD_INVENTORY), '--limit', 'etcd9'], /^error: unknown host or group "etcd9" in host pattern "etcd9"$/],
-    ['unknown option', [rel(GOOD_INVENTORY), '--chek'], /^error: Unknown option '--chek'/],
+    ['missing inventory file', [nope], new RegExp(`^error: cannot read inventory ${esc(nope)}: no such file \\(ENOENT\\)$`)],
+    ['inventory is a directory', [BAD], new RegExp(`^error: cannot read inventory ${esc(BAD)}: it is a directory \\(EISDIR\\)$`)],
+    ['missing playbook file', [GOOD_INVENTORY, '--playbook', nope], new RegExp(`^error: cannot read playbook ${esc(nope)}: no such file`)],
+    ['--forks 0', [GOOD_INVENTORY, '--forks', '0'], /^error: --forks must be a positive whole number, not "0"$/],
+    ['--limit naming no host', [GOOD_INVENTORY, '--limit', 'etcd9'], /^error: unknown host or group "etcd9" in host pattern "etcd9"$/],
+    ['unknown option', [GOOD_INVENTORY, '--chek'], /^error: Unknown option '--chek'/],
   ];
   it.concurrent.each(cases)('%s', async (_name, args, first) => {
     expect(expectRejected(await run(args))).toMatch(first);
@@ -140,7 +187,7 @@ describe('bad command lines', () => {
 
 describe('a valid inventory (control)', () => {
   it('does connect to the counting server: the corpus above would have been caught connecting', async () => {
-    const r = await run([rel(GOOD_INVENTORY), '--check']);
+    const r = await run([GOOD_INVENTORY, '--check']);
     expect(r.connections).toBeGreaterThan(0);
     expect(r.code).toBe(4); // unreachable: the counter closes every connection
     expect(r.stdout).toMatch(/unreachable: \[etcd0\]/);
@@ -177,10 +224,10 @@ describe('legal but unwise choices warn and go on', () => {
     expect(parseInventory(HOSTS(5) + 'cluster:\n  members: etcd\n', '/x.yaml', OPTS).warnings).toEqual([]);
   });
 
-  it.concurrent.each(unwise)('%s: the CLI prints the warning and goes on to the hosts (--check)', async (name, text, warning) => {
+  it.each(unwise)('%s: the CLI prints the warning and goes on to the hosts (--check)', async (name, text, warning) => {
     const f = write(`${name.replace(/\W+/g, '-')}.yaml`, text);
-    const r = await run([f, '--check']);
-    expect(r.code, r.stderr).toBe(4); // it went on to connect (and the counter closed the door)
+    const r = await inProcess([f, '--check']);
+    expect(r.code, r.stderr).toBe(4); // it went on to connect (and was refused)
     expect(r.connections).toBeGreaterThan(0);
     const printed = r.stdout.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
     expect(printed.some((w) => warning.test(w)), r.stdout).toBe(true);
