@@ -5,6 +5,7 @@
  * short grace) when another member is lost to the run.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isProvisionError } from '../errors.js';
 import { pathExists } from '../facts/path.js';
 import { unitName } from '../facts/systemd.js';
 import type { HostEntry } from '../inventory/types.js';
@@ -66,11 +67,15 @@ export async function passGate(
     return undefined; // the task skips itself
   }
   let hasData: boolean;
+  const dataDir = `${memberDataDir(gate.cluster, host.name)}/member`;
   try {
-    const r = await conn.exec(pathExists.command({ path: `${memberDataDir(gate.cluster, host.name)}/member` }), { become: task.become ?? play.become });
-    hasData = pathExists.parse(r.stdout, r.exitCode, { path: '' }, r.stderr);
+    const r = await conn.exec(pathExists.command({ path: dataDir }), { become: task.become ?? play.become });
+    hasData = pathExists.parse(r.stdout, r.exitCode, { path: dataDir }, r.stderr);
   } catch (e) {
-    return undefined; // the task meets the same problem and reports it
+    // Not knowing whether this member has data, it must not start etcd: it stops here (and
+    // counts as missing for the others).
+    const lost = isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
+    return { result: result('failed', isProvisionError(e) ? e.format() : String(e)), outcome: lost ? 'unreachable' : 'failed' };
   }
   const stop = new AbortController();
   try {

@@ -53,7 +53,7 @@ const PLAYBOOK = `
 
 const UNIT = 'LoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\nFragmentPath=/usr/lib/systemd/system/etcd.service\nDropInPaths=\nNeedDaemonReload=no\n';
 
-async function run(o: { down?: string[]; withData?: string[]; failOn?: string; forks?: number; limit?: string; allowPartial?: boolean } = {}) {
+async function run(o: { down?: string[]; withData?: string[]; unreadable?: string[]; failOn?: string; forks?: number; limit?: string; allowPartial?: boolean } = {}) {
   const inv = parseInventory(INVENTORY, '/tmp/inv.yaml', { home: '/nonexistent' });
   const pb = parsePlaybook(PLAYBOOK.replace("fail_on | default('')", `'${o.failOn ?? ''}'`), '/tmp/pb.yaml', ops, inv);
   const events: RunEvent[] = [];
@@ -69,7 +69,10 @@ async function run(o: { down?: string[]; withData?: string[]; failOn?: string; f
       const name = s.name;
       if (o.down?.includes(name)) throw new ProvisionError('CONNECT', `cannot connect to ${name}`);
       const c = new FakeConnection(name, (cmd) => {
-        if (cmd.includes(`/${name}.etcd/member`)) return { stdout: o.withData?.includes(name) ? 'present\n' : 'absent\n' };
+        if (cmd.includes(`/${name}.etcd/member`)) {
+          if (o.unreadable?.includes(name)) return { exitCode: 3, stderr: 'cannot tell whether it exists: /var/lib/etcd is not searchable (needs become?)' };
+          return { stdout: o.withData?.includes(name) ? 'present\n' : 'absent\n' };
+        }
         if (cmd.startsWith('systemctl show')) return { stdout: UNIT };
         if (cmd === 'boom') return { exitCode: 1, stderr: 'it went boom' };
         return undefined;
@@ -110,6 +113,14 @@ describe('bootstrap gate', () => {
       expect(r.started(h)).toBe(false);
       expect(r.start(h)!.message).toMatch(/b failed \(at "prepare"\)/);
     }
+  });
+
+  it('a member that cannot tell whether it has data does not start etcd, and counts as missing', async () => {
+    const r = await run({ unreadable: ['c'] });
+    expect(r.started('c')).toBe(false);
+    expect(r.start('c')).toMatchObject({ status: 'failed', message: expect.stringMatching(/not searchable/) });
+    expect(r.start('a')!.message).toMatch(/c failed \(at "Enable and start etcd"\)/);
+    expect(r.started('a')).toBe(false);
   });
 
   it('--limit leaving a member out of a new cluster holds the others', async () => {
