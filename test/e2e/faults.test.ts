@@ -404,6 +404,10 @@ describe('fault matrix on the lab', () => {
     await resetMembers();
     await lab.stopNode(E2);
     try {
+      // --check says beforehand what the run will do: hold the others back.
+      const check = await provisionJson([inv, '--check']);
+      expect(check.code).toBe(4);
+      for (const h of [E0, E1]) expectHeldBack(check.json, h, /etcd2 is unreachable/);
       const live = startProvision([inv]);
       const line = await live.waitForLine(/^unreachable: \[etcd2\]/);
       const r = await live.done;
