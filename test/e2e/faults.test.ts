@@ -42,13 +42,9 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 3
   }
 }
 
-/**
- * Every member back to the bare image. One retry: lab instances share systemd-nspawn's
- * per-machine state (/run/systemd/nspawn/propagate/<name>), so a node of another lab
- * instance stopping at the same moment can make a boot fail once.
- */
+/** Every member back to the bare image. */
 async function resetMembers() {
-  for (const n of members()) await lab.resetNode(n.name).catch(() => lab.resetNode(n.name));
+  for (const n of members()) await lab.resetNode(n.name);
 }
 
 /** Runs a command on a node and expects it to succeed. */
