@@ -10,6 +10,7 @@ import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
 import { operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
+import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { printable, terminalReporter } from '../report/terminal.js';
@@ -29,6 +30,10 @@ options:
   --json            machine-readable results on stdout
   --allow-partial   bootstrap a new cluster even when some of its members are unreachable
                     or failed (by default the others stop before starting etcd)
+  --replace-lost-members
+                    a member that lost its data is removed from the cluster and added again
+                    (etcdctl member remove/add), then started; without it, such a member is
+                    reported with what to do, and left alone
   -v                more detail (repeat for more)
 
 exit codes: 0 ok, 2 bad input, 3 a host failed, 4 a host was unreachable, 130 interrupted`;
@@ -74,6 +79,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       forks: { type: 'string', short: 'f' },
       json: { type: 'boolean' },
       'allow-partial': { type: 'boolean' },
+      'replace-lost-members': { type: 'boolean' },
       verbose: { type: 'boolean', short: 'v', multiple: true },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
@@ -128,6 +134,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       limit: values.limit,
       operations,
       connect: io.connect ?? connect,
+      vars: values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {},
       emit,
       aborted: () => aborted,
       allowPartial: !!values['allow-partial'],

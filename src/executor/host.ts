@@ -33,6 +33,10 @@ export interface HostRunOptions {
   gate?: ClusterGate;
   /** Awaits a promise with the host's fork slot given up meanwhile (waiting at the gate). */
   park?: <T>(p: Promise<T>) => Promise<T>;
+  /** Runs fn within the task's throttle (shared by all hosts of the run); absent: no limit. */
+  throttled?: <T>(task: Task, fn: () => Promise<T>) => Promise<T>;
+  /** Variables given on the command line; they win over everything. */
+  extraVars?: Record<string, unknown>;
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -125,7 +129,8 @@ export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunO
         for (const eff of s.effects ?? []) {
           if (eff.kind !== 'service' || eff.active !== true) continue;
           for (const h of play.handlers) {
-            if (h.op === 'service' && typeof h.args.name === 'string' && unitName(h.args.name) === eff.name) pending.delete(h.name);
+            const restarts = h.op === 'etcd_restart' ? 'etcd.service' : h.op === 'service' && typeof h.args.name === 'string' ? unitName(h.args.name) : undefined;
+            if (restarts === eff.name) pending.delete(h.name);
           }
         }
       }
@@ -161,10 +166,18 @@ function hostVars(host: HostEntry, play: Play, opts: HostRunOptions): Record<str
     cluster: opts.inventory.cluster,
     playbook_dir: opts.playbookDir,
     check_mode: opts.check,
+    ...opts.extraVars,
   };
 }
 
-async function runTask(
+/** A task, within its throttle (shared by all hosts of the run) when it has one. */
+function runTask(...a: Parameters<typeof runTaskNow>): ReturnType<typeof runTaskNow> {
+  const [, , task, , opts] = a;
+  const run = () => runTaskNow(...a);
+  return task.throttle && opts.throttled ? opts.throttled(task, run) : run();
+}
+
+async function runTaskNow(
   state: HostState,
   play: Play,
   task: Task,
@@ -266,7 +279,10 @@ async function runTask(
     return done();
   } catch (e) {
     result.status = 'failed';
-    result.message = isProvisionError(e) ? e.format() : String((e as Error)?.stack ?? e);
+    // A bug of ours, not the user's: said so, its stack only when PROVISION_DEBUG is set.
+    result.message = isProvisionError(e)
+      ? e.format()
+      : `internal error in ${task.op} (please report it): ${process.env.PROVISION_DEBUG ? (e as Error)?.stack ?? e : (e as Error)?.message ?? e}`;
     const lost = isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
     return done(lost ? 'unreachable' : 'failed');
   }

@@ -4,14 +4,14 @@
  * others carry on.
  */
 import path from 'node:path';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Connection, ConnectionSettings } from '../connection/types.js';
 import { isProvisionError } from '../errors.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
 import type { OperationDef } from '../operations/types.js';
 import { createRuntime, type ClusterRuntime } from '../operations/runtime.js';
-import type { Playbook } from '../playbook/types.js';
+import type { Playbook, Task } from '../playbook/types.js';
 import { ClusterGate } from './cluster-gate.js';
 import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
 import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
@@ -30,6 +30,8 @@ export interface RunOptions {
   runtime?: ClusterRuntime;
   /** Bootstrap a new cluster even when some of its members are missing (see cluster-gate.ts). */
   allowPartial?: boolean;
+  /** Variables given on the command line; they win over everything. */
+  vars?: Record<string, unknown>;
 }
 
 export interface RunSummary {
@@ -70,7 +72,8 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
         const t0 = Date.now();
         try {
           const conn = await opts.connect(host.connection);
-          emit({ type: 'connect', host: name, ok: true, durationMs: Date.now() - t0 });
+          const attempts = (conn as { connectAttempts?: number }).connectAttempts ?? 1;
+          emit({ type: 'connect', host: name, ok: true, durationMs: Date.now() - t0, attempts });
           const st: HostState = { host, conn, predicted: [], probes: new Map() };
           states.set(name, st);
           return st;
@@ -87,8 +90,15 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     return p;
   };
 
-  const runtime = opts.runtime ?? createRuntime({ check: opts.check, inventory, log: (message) => emit({ type: 'notice', message }) });
+  const runtime = opts.runtime ?? createRuntime({ check: opts.check, inventory, hosts: allHosts, log: (message) => emit({ type: 'notice', message }) });
   const forks = slots(opts.forks);
+  // throttle: N is per task across all hosts (Ansible's meaning).
+  const throttles = new Map<Task, LimitFunction>();
+  const throttled = <T>(task: Task, fn: () => Promise<T>): Promise<T> => {
+    let l = throttles.get(task);
+    if (!l) throttles.set(task, (l = pLimit(task.throttle ?? 1)));
+    return l(fn);
+  };
   const playbookDir = path.dirname(path.resolve(playbook.file));
   try {
     for (const [i, play] of playbook.plays.entries()) {
@@ -111,7 +121,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
             let outcome: HostOutcome = 'failed';
             try {
               outcome = await runPlayOnHost(st, play, {
-                check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime, gate, park,
+                check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime, throttled, extraVars: opts.vars, gate, park,
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';
