@@ -3,7 +3,7 @@ import { commandLine, commandSucceeds } from '../facts/command.js';
 import { pathExists } from '../facts/path.js';
 import type { Effect } from '../plan/types.js';
 import { defineOperation, type ArgSpec } from './types.js';
-import { argError, factOf } from './util.js';
+import { absolutePath, argError, factOf } from './util.js';
 
 export interface CommandArgs {
   /** A string runs with `sh -c`; a list is an argv, each word quoted. */
@@ -18,12 +18,18 @@ export interface CommandArgs {
 }
 
 const args: Record<string, ArgSpec> = {
-  cmd: { type: 'any', required: true, description: 'shell string (sh -c) or argv list' },
-  creates: { type: 'string', description: 'skip when this path exists' },
-  removes: { type: 'string', description: 'skip when this path is absent' },
+  cmd: { type: 'any', required: true, description: 'shell string (sh -c) or argv list', validate: nonEmptyCommand },
+  creates: { type: 'string', description: 'skip when this path exists', validate: absolutePath },
+  removes: { type: 'string', description: 'skip when this path is absent', validate: absolutePath },
   unless: { type: 'any', description: 'skip when this read-only command exits 0' },
-  chdir: { type: 'string', description: 'run in this directory' },
+  chdir: { type: 'string', description: 'run in this directory', validate: absolutePath },
 };
+
+function nonEmptyCommand(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.trim() === '' ? 'must not be empty' : undefined;
+  if (Array.isArray(v)) return v.length === 0 || !v.every((x) => typeof x === 'string') ? 'must be a non-empty list of strings' : undefined;
+  return 'must be a string or a list of strings';
+}
 
 export const commandOp = defineOperation<CommandArgs>({
   name: 'command',

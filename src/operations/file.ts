@@ -5,7 +5,7 @@ import type { Step } from '../plan/types.js';
 import { renderTemplateFile } from '../template/index.js';
 import { attrSteps, planFile } from './file-plan.js';
 import { defineOperation, type ArgSpec, type OperationContext } from './types.js';
-import { argError, factOf, fmtMode, parseMode, withDefaults } from './util.js';
+import { absolutePath, argError, factOf, fmtMode, octalMode, parseMode, withDefaults } from './util.js';
 
 export interface FileArgs {
   path: string;
@@ -22,13 +22,13 @@ export interface FileArgs {
 }
 
 const args: Record<string, ArgSpec> = {
-  path: { type: 'string', required: true, description: 'absolute path on the host' },
+  path: { type: 'string', required: true, description: 'absolute path on the host', validate: absolutePath },
   content: { type: 'string', description: 'file content (exclusive with template)' },
   template: { type: 'string', description: 'local template file (nunjucks), relative to the playbook' },
   state: { type: 'string', enum: ['file', 'directory', 'absent'], default: 'file' },
   owner: { type: 'string', default: 'root' },
   group: { type: 'string', default: 'root' },
-  mode: { type: 'string', description: "octal string, '0644' for files / '0755' for directories by default" },
+  mode: { type: 'string', description: "octal string, '0644' for files / '0755' for directories by default", validate: octalMode },
   backup: { type: 'boolean', default: false, description: 'keep the old file as <path>.<time>.bak' },
   secret: { type: 'boolean', default: false, description: 'never show the content' },
 };

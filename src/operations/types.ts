@@ -13,6 +13,11 @@ export interface ArgSpec {
   /** Value used when the task omits the argument (operations apply it themselves too). */
   default?: string | number | boolean;
   description?: string;
+  /**
+   * Checks a value written in the playbook (not a template) at load time, before anything
+   * connects: the problem, or undefined when it is fine. Operations check again at plan time.
+   */
+  validate?: (value: unknown) => string | undefined;
 }
 
 export interface OperationContext {

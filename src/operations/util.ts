@@ -26,3 +26,9 @@ export const fmtMode = (mode: number): string => mode.toString(8).padStart(4, '0
 export function argError(op: string, message: string): ProvisionError {
   return new ProvisionError('PLAYBOOK', `${op}: ${message}`);
 }
+
+/** ArgSpec.validate helpers. */
+export const absolutePath = (v: unknown): string | undefined =>
+  typeof v === 'string' && (!v.startsWith('/') || /[\n\r\0]/.test(v)) ? 'must be an absolute path on one line' : undefined;
+export const octalMode = (v: unknown): string | undefined =>
+  typeof v === 'string' && !/^0?[0-7]{3,4}$/.test(v) ? "must be an octal string like '0644'" : undefined;

@@ -211,6 +211,8 @@ class PlayParser {
       case 'any':
         break;
     }
+    const invalid = templated ? undefined : s.validate?.(value);
+    if (invalid) src.fail(a.value, `argument "${a.key}" of "${op}" ${invalid}`, undefined, a.keyNode);
     if (s.enum && typeof value === 'string' && !templated && !s.enum.includes(value)) {
       src.fail(a.value, `argument "${a.key}" of "${op}" must be one of: ${s.enum.join(', ')} (got "${short(value)}")`);
     }
