@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totalChanged } from '../helpers/cli.js';
-import { lab, ssh } from '../helpers/lab.js';
+import { lab, labUp, ssh } from '../helpers/lab.js';
 import { runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../helpers/scale.js';
 
 describe('thirty hosts at once', () => {
@@ -17,7 +17,7 @@ describe('thirty hosts at once', () => {
   let files: string[];
   beforeAll(async () => {
     await lab.down();
-    await lab.up({ nodes: SCALE_NODES });
+    await labUp(SCALE_NODES);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-scale-'));
     files = writeScaleInventories(dir);
   }, 600_000);
@@ -25,7 +25,7 @@ describe('thirty hosts at once', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     // Back to the default lab for the other end-to-end files.
     await lab.down();
-    await lab.up({ nodes: 3 });
+    await labUp(3);
   }, 600_000);
 
   it('ten clusters converge together: nothing unreachable, every cluster healthy and separate', async () => {

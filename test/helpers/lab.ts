@@ -1,12 +1,35 @@
 /** Shared lab access for end-to-end tests: real nodes, real OpenSSH client. */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import * as lab from '../../src/lab/index.js';
 
 export { lab };
 
+/**
+ * Which test run brought the lab up: global-setup.ts gives each run an id, and takes the lab
+ * down at the end only if its own run brought it up (another run, or a user, may be using it).
+ */
+export const RUN_MARK = path.join(lab.LAB.stateDir, 'brought-up-by-test-run');
+export const readRunMark = (): string | undefined => {
+  try {
+    return fs.readFileSync(RUN_MARK, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** lab.up, recording this test run as the one that brought it up when it was down. */
+export async function labUp(nodes: number) {
+  const was = lab.status().up;
+  const info = await lab.up({ nodes });
+  if (!was && process.env.PROVISION_TEST_RUN) fs.writeFileSync(RUN_MARK, process.env.PROVISION_TEST_RUN);
+  return info;
+}
+
 /** Brings up the default lab (idempotent, about 1 s when it is already built). */
 export async function ensureLab() {
-  return lab.up({ nodes: 3 });
+  return labUp(3);
 }
 
 export interface SshResult {
