@@ -66,7 +66,7 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
         out(chalk.cyan(`${e.message}\n`));
         break;
       case 'play':
-        out(chalk.bold(`\nPLAY [${e.name}] ${e.hosts.join(', ')}\n`));
+        out(chalk.bold(`\nPLAY [${e.name}] ${e.hosts.length ? e.hosts.join(', ') : chalk.dim('no hosts matched: skipped')}\n`));
         break;
       case 'connect':
         if (opts.verbose > 0) out(chalk.dim(`connected: [${e.host}] in ${e.durationMs} ms\n`));
