@@ -35,7 +35,36 @@ const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
   const r = await fn();
   return [performance.now() - t0, r];
 };
-const memAvailableMb = () => Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024;
+/**
+ * Memory of the lab's nodes: the proportional set size (PSS: shared pages split between their
+ * users) of every process in each node's tree (its systemd-nspawn and all below), averaged.
+ * MemAvailable deltas were tried first and drowned in the page cache (a negative figure).
+ */
+function memPerNodeMb(): { mean: number; nodes: number } {
+  const parent = new Map<number, number>();
+  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      parent.set(Number(p), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const pss = (pid: number) => {
+    try {
+      return Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  const roots = lab.status().nodes.map((n) => n.pid).filter((p): p is number => !!p);
+  const treeOf = (root: number) => [...parent.keys()].filter((p) => {
+    for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
+    return false;
+  });
+  const sums = roots.map((r) => treeOf(r).reduce((n, p) => n + pss(p), 0));
+  return { mean: sums.reduce((a, b) => a + b, 0) / Math.max(1, sums.length), nodes: sums.length };
+}
 
 /** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
 function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number }> {
@@ -70,17 +99,17 @@ async function benchLab() {
     console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
   }
   await lab.down();
-  const before = memAvailableMb();
   const [upMs] = await timed(() => lab.up({ nodes: 3 }));
   console.log(`lab up, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
   await new Promise((r) => setTimeout(r, 3000));
-  console.log(`memory in use per node (idle, booted): ${((before - memAvailableMb()) / 4).toFixed(0)} MB`);
+  const m4 = memPerNodeMb();
+  console.log(`memory per node (idle, booted; PSS of its processes): ${m4.mean.toFixed(0)} MB over ${m4.nodes} nodes`);
   await lab.down();
-  const before30 = memAvailableMb();
   const [up30] = await timed(() => lab.up({ nodes: 29 }));
   console.log(`lab up, 30 nodes (29 etcd + infra): ${secs(up30)}   (target < 90 s)`);
   await new Promise((r) => setTimeout(r, 3000));
-  console.log(`memory in use per node at 30 nodes: ${((before30 - memAvailableMb()) / 30).toFixed(0)} MB`);
+  const m30 = memPerNodeMb();
+  console.log(`memory per node at 30 nodes: ${m30.mean.toFixed(0)} MB over ${m30.nodes} nodes`);
   const [downMs] = await timed(() => lab.down());
   console.log(`lab down, 30 nodes: ${secs(downMs)}`);
 }
@@ -105,6 +134,8 @@ async function benchProvision() {
     record('rerun', await cli([inv]));
     record('check', await cli([inv, '--check', '--diff']));
   }
+  const withEtcd = memPerNodeMb();
+  console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
   const names: Record<string, string> = {
     converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
