@@ -42,3 +42,7 @@ export class ProvisionError extends Error {
 }
 
 export const isProvisionError = (e: unknown): e is ProvisionError => e instanceof ProvisionError;
+
+/** The connection to the host is gone (as opposed to a command that failed on it). */
+export const isConnectionLost = (e: unknown): boolean =>
+  isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));

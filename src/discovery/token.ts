@@ -142,6 +142,32 @@ export interface DiscoveryResolution {
 }
 
 /**
+ * The discovery URL a cluster with bootstrap: discovery already has: `discovery.url`, or the
+ * token recorded for it on `discovery.endpoint`; undefined when none was made yet.
+ */
+export async function knownDiscoveryUrl(
+  cluster: ClusterSpec,
+  inventoryDir: string,
+  opts: { fetchImpl?: FetchLike; log?: (line: string) => void } = {},
+): Promise<DiscoveryResolution | undefined> {
+  const f = opts.fetchImpl ?? fetch;
+  const size = cluster.members.length;
+  if (cluster.bootstrap !== 'discovery' || !cluster.discovery) throw new ProvisionError('USAGE', `cluster ${cluster.name} does not use bootstrap: discovery`);
+  if (cluster.discovery.url) return { url: cluster.discovery.url, source: 'inventory', info: await inspectDiscoveryToken(cluster.discovery.url, size, f) };
+  const endpoint = trimSlash(cluster.discovery.endpoint ?? '');
+  if (!endpoint) throw new ProvisionError('INVENTORY', `cluster ${cluster.name}: bootstrap discovery needs discovery.url or discovery.endpoint`);
+  const state = await readClusterState(inventoryDir, cluster.name);
+  if (!state?.discoveryUrl) return undefined;
+  const file = stateFile(inventoryDir, cluster.name);
+  if (baseOf(state.discoveryUrl) !== endpoint)
+    throw new ProvisionError('USAGE', `cluster ${cluster.name} was bootstrapped with discovery token ${state.discoveryUrl}, not on discovery.endpoint ${endpoint}`, {
+      hint: `a cluster keeps its token; to bootstrap it again from scratch on the new endpoint, remove ${file} and the members' data dirs`,
+    });
+  opts.log?.(`discovery: reusing token ${state.discoveryUrl} (recorded ${state.createdAt ?? 'earlier'} in ${file})`);
+  return { url: state.discoveryUrl, source: 'state', info: await inspectDiscoveryToken(state.discoveryUrl, size, f) };
+}
+
+/**
  * The discovery URL of a cluster with bootstrap: discovery. With `discovery.endpoint`, the
  * token recorded for the cluster is reused; only a cluster without one gets a new token,
  * recorded at once (before any member has used it).
@@ -151,25 +177,14 @@ export async function resolveDiscoveryUrl(
   inventoryDir: string,
   opts: { fetchImpl?: FetchLike; log?: (line: string) => void; now?: () => Date } = {},
 ): Promise<DiscoveryResolution> {
-  const f = opts.fetchImpl ?? fetch;
+  const known = await knownDiscoveryUrl(cluster, inventoryDir, opts);
+  if (known) return known;
   const size = cluster.members.length;
-  if (cluster.bootstrap !== 'discovery' || !cluster.discovery) throw new ProvisionError('USAGE', `cluster ${cluster.name} does not use bootstrap: discovery`);
-  if (cluster.discovery.url) return { url: cluster.discovery.url, source: 'inventory', info: await inspectDiscoveryToken(cluster.discovery.url, size, f) };
-  const endpoint = trimSlash(cluster.discovery.endpoint ?? '');
-  if (!endpoint) throw new ProvisionError('INVENTORY', `cluster ${cluster.name}: bootstrap discovery needs discovery.url or discovery.endpoint`);
+  const endpoint = trimSlash(cluster.discovery!.endpoint!);
+  const url = await createDiscoveryToken(endpoint, size, opts.fetchImpl ?? fetch);
   const state = await readClusterState(inventoryDir, cluster.name);
-  const file = stateFile(inventoryDir, cluster.name);
-  if (state?.discoveryUrl) {
-    if (baseOf(state.discoveryUrl) !== endpoint)
-      throw new ProvisionError('USAGE', `cluster ${cluster.name} was bootstrapped with discovery token ${state.discoveryUrl}, not on discovery.endpoint ${endpoint}`, {
-        hint: `a cluster keeps its token; to bootstrap it again from scratch on the new endpoint, remove ${file} and the members' data dirs`,
-      });
-    opts.log?.(`discovery: reusing token ${state.discoveryUrl} (recorded ${state.createdAt ?? 'earlier'} in ${file})`);
-    return { url: state.discoveryUrl, source: 'state', info: await inspectDiscoveryToken(state.discoveryUrl, size, f) };
-  }
-  const url = await createDiscoveryToken(endpoint, size, f);
   await writeClusterState(inventoryDir, cluster.name, { ...state, discoveryUrl: url, createdAt: (opts.now?.() ?? new Date()).toISOString() });
-  opts.log?.(`discovery: made token ${url} for ${size} members (recorded in ${file})`);
+  opts.log?.(`discovery: made token ${url} for ${size} members (recorded in ${stateFile(inventoryDir, cluster.name)})`);
   return { url, source: 'created', info: { url, size, registered: 0, members: [], full: false, used: false } };
 }
 

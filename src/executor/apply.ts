@@ -2,7 +2,7 @@
 import type { Connection } from '../connection/types.js';
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
-import { unitReport } from '../operations/service.js';
+import { unitReport } from '../facts/systemd.js';
 import type { Step } from '../plan/types.js';
 
 const tail = (s: string, n = 20) => s.trim().split('\n').slice(-n).join('\n');

@@ -18,9 +18,6 @@
  */
 import type { ClusterSpec } from '../inventory/types.js';
 
-/** The unit every member runs (the stock etcd.service with provision's drop-in). */
-export const CLUSTER_UNIT = 'etcd.service';
-
 export type GateDecision =
   | { go: true; warning?: string }
   | { go: false; message: string; hint: string };

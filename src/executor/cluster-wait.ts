@@ -5,17 +5,15 @@
  * short grace) when another member is lost to the run.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProvisionError } from '../errors.js';
-import { pathExists } from '../facts/path.js';
+import { isConnectionLost, isProvisionError } from '../errors.js';
 import { unitName } from '../facts/systemd.js';
 import type { HostEntry } from '../inventory/types.js';
-import { memberDataDir } from '../operations/etcd-conf.js';
+import { ETCD_UNIT } from '../operations/etcd-conf.js';
 import type { VerifyResult } from '../operations/types.js';
 import type { Play, Task } from '../playbook/types.js';
 import { evaluateWhen } from '../playbook/when.js';
 import { renderArgs } from '../template/index.js';
-import type { Connection } from '../connection/types.js';
-import { CLUSTER_UNIT, type ClusterGate } from './cluster-gate.js';
+import type { ClusterGate } from './cluster-gate.js';
 import type { TaskResult } from './events.js';
 
 /** How long a verification may still take once another member of the cluster is lost. */
@@ -36,7 +34,7 @@ function startsClusterUnit(task: Task, vars: Record<string, unknown>): boolean {
   if (task.op !== 'service') return false;
   try {
     const a = renderArgs(task.args, vars, task.location) as { name?: unknown; state?: unknown };
-    return typeof a.name === 'string' && unitName(a.name) === CLUSTER_UNIT && ['started', 'restarted', 'reloaded'].includes(String(a.state));
+    return typeof a.name === 'string' && unitName(a.name) === ETCD_UNIT && ['started', 'restarted', 'reloaded'].includes(String(a.state));
   } catch {
     return false; // the task reports its own error when it runs
   }
@@ -49,7 +47,8 @@ function startsClusterUnit(task: Task, vars: Record<string, unknown>): boolean {
  */
 export async function passGate(
   host: HostEntry,
-  conn: Connection,
+  /** Whether the member's data directory holds data (read through the host's probe cache). */
+  hasDataNow: () => Promise<boolean>,
   play: Play,
   task: Task,
   vars: Record<string, unknown>,
@@ -67,15 +66,12 @@ export async function passGate(
     return undefined; // the task skips itself
   }
   let hasData: boolean;
-  const dataDir = `${memberDataDir(gate.cluster, host.name)}/member`;
   try {
-    const r = await conn.exec(pathExists.command({ path: dataDir }), { become: task.become ?? play.become });
-    hasData = pathExists.parse(r.stdout, r.exitCode, { path: dataDir }, r.stderr);
+    hasData = await hasDataNow();
   } catch (e) {
     // Not knowing whether this member has data, it must not start etcd: it stops here (and
     // counts as missing for the others).
-    const lost = isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
-    return { result: result('failed', isProvisionError(e) ? e.format() : String(e)), outcome: lost ? 'unreachable' : 'failed' };
+    return { result: result('failed', isProvisionError(e) ? e.format() : String(e)), outcome: isConnectionLost(e) ? 'unreachable' : 'failed' };
   }
   const stop = new AbortController();
   try {

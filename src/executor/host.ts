@@ -4,11 +4,12 @@
  * steps, then any verification, then the handlers that were notified.
  */
 import type { Connection } from '../connection/types.js';
-import { ProvisionError, isProvisionError } from '../errors.js';
+import { ProvisionError, isConnectionLost, isProvisionError } from '../errors.js';
+import { pathExists } from '../facts/path.js';
 import { predictFact, probeFact } from '../facts/run.js';
 import type { FactDef } from '../facts/types.js';
-import { unitName } from '../facts/systemd.js';
 import type { HostEntry, Inventory } from '../inventory/types.js';
+import { memberDataMarker } from '../operations/etcd-conf.js';
 import type { OperationContext, OperationDef } from '../operations/types.js';
 import type { ClusterRuntime } from '../operations/runtime.js';
 import type { Step } from '../plan/types.js';
@@ -114,7 +115,7 @@ export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunO
       if (outcome !== 'ok') return outcome;
       continue;
     }
-    const held = await passGate(state.host, state.conn, play, task, vars, opts);
+    const held = await passGate(state.host, () => memberHasData(state, play, task, opts), play, task, vars, opts);
     const { result, outcome } = held ?? (await runTask(state, play, task, vars, opts, false));
     opts.emit({ type: 'task', result });
     if (outcome !== 'ok') state.stoppedAt = task.name;
@@ -129,8 +130,7 @@ export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunO
         for (const eff of s.effects ?? []) {
           if (eff.kind !== 'service' || eff.active !== true) continue;
           for (const h of play.handlers) {
-            const restarts = h.op === 'etcd_restart' ? 'etcd.service' : h.op === 'service' && typeof h.args.name === 'string' ? unitName(h.args.name) : undefined;
-            if (restarts === eff.name) pending.delete(h.name);
+            if (opts.operations.get(h.op)?.restartsUnit?.(h.args) === eff.name) pending.delete(h.name);
           }
         }
       }
@@ -153,6 +153,16 @@ async function flushHandlers(state: HostState, play: Play, pending: Set<string>,
     if (outcome !== 'ok') return outcome;
   }
   return 'ok';
+}
+
+/**
+ * Whether this member has data, for the bootstrap gate: through the probe cache, so that the
+ * read etcd_config made is reused while nothing on the host has changed since.
+ */
+function memberHasData(state: HostState, play: Play, task: Task, opts: HostRunOptions): Promise<boolean> {
+  const become = task.become ?? play.become;
+  const conn = become === undefined ? state.conn : withBecome(state.conn, become);
+  return cachedProbe(state, conn, become, pathExists, { path: memberDataMarker(opts.gate!.cluster, state.host.name) });
 }
 
 function hostVars(host: HostEntry, play: Play, opts: HostRunOptions): Record<string, unknown> {
@@ -283,8 +293,7 @@ async function runTaskNow(
     result.message = isProvisionError(e)
       ? e.format()
       : `internal error in ${task.op} (please report it): ${process.env.PROVISION_DEBUG ? (e as Error)?.stack ?? e : (e as Error)?.message ?? e}`;
-    const lost = isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
-    return done(lost ? 'unreachable' : 'failed');
+    return done(isConnectionLost(e) ? 'unreachable' : 'failed');
   }
 }
 

@@ -54,11 +54,9 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   for (const w of inventory.warnings) emit({ type: 'warning', message: w });
 
   const states = new Map<string, HostState>();
-  const dead = new Set<string>();
-  /** Why each host dropped out of the run (for the bootstrap gate of later plays). */
+  /** Hosts that dropped out of the run, and why (for the bootstrap gate of later plays). */
   const deadWhy = new Map<string, string>();
   const lose = (name: string, why: string) => {
-    dead.add(name);
     if (!deadWhy.has(name)) deadWhy.set(name, why);
   };
   const connections = new Map<string, Promise<HostState | undefined>>();
@@ -102,7 +100,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   const playbookDir = path.dirname(path.resolve(playbook.file));
   try {
     for (const [i, play] of playbook.plays.entries()) {
-      const hosts = playHosts[i]!.filter((h) => !dead.has(h));
+      const hosts = playHosts[i]!.filter((h) => !deadWhy.has(h));
       if (aborted()) {
         for (const name of hosts) stoppedAt(recap, name, `before play "${play.name}"`);
         continue;

@@ -1,4 +1,5 @@
 import { shellJoin } from '../connection/quote.js';
+import type { Connection } from '../connection/types.js';
 import { defineFact, UNKNOWABLE, type Unknowable } from './types.js';
 import { probeFailed } from './util.js';
 
@@ -25,11 +26,7 @@ export const systemdUnit = defineFact<SystemdUnit, { name: string }>({
   command: ({ name }) => shellJoin(['systemctl', 'show', '-p', PROPS.join(','), '--', unitName(name)]),
   parse(stdout, exitCode, { name }, stderr) {
     if (exitCode !== 0) throw probeFailed(`systemd_unit(${name})`, exitCode, stderr, stdout);
-    const kv = new Map<string, string>();
-    for (const line of stdout.split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
-    }
+    const kv = showProps(stdout);
     const get = (k: string) => kv.get(k) ?? '';
     return {
       unit: unitName(name),
@@ -70,3 +67,42 @@ export const systemdUnit = defineFact<SystemdUnit, { name: string }>({
 /** Unit files and drop-ins of `unit` in the directories systemd reads. */
 const isUnitPath = (path: string, unit: string): boolean =>
   /^\/(etc|run|usr\/lib|lib)\/systemd\/system\//.test(path) && (path.endsWith(`/${unit}`) || path.includes(`/${unit}.d/`));
+
+/** `systemctl show` output: Key=value lines. */
+function showProps(stdout: string): Map<string, string> {
+  const kv = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  return kv;
+}
+
+/** How many journal lines a failure report shows (as `journalctl -u UNIT -n 20 --no-pager`). */
+export const JOURNAL_LINES = 20;
+
+/**
+ * What a user would look at when a unit does not come up: its state as systemd has it and
+ * the unit's last journal lines. Best effort: a failed probe is said in the text.
+ */
+export async function unitReport(conn: Connection, name: string, lines = JOURNAL_LINES): Promise<string> {
+  const unit = unitName(name);
+  const journalCmd = shellJoin(['journalctl', '-u', unit, '-n', String(lines), '--no-pager']);
+  const [show, journal] = await Promise.all([
+    conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState,SubState,Result,NRestarts', '--', unit])),
+    conn.exec(journalCmd),
+  ]);
+  const p = Object.fromEntries(showProps(show.stdout));
+  const state = show.exitCode === 0
+    ? `${unit} is ${p.ActiveState ?? '?'} (${p.SubState ?? '?'})${p.Result && p.Result !== 'success' ? `, result: ${p.Result}` : ''}${Number(p.NRestarts) > 0 ? `, restarted ${p.NRestarts} times` : ''}`
+    : `${unit}: systemctl show failed: ${show.stderr.trim()}`;
+  const log = journal.exitCode === 0 ? journal.stdout.replace(/\s+$/, '') || '(no journal entries)' : `(journalctl failed: ${journal.stderr.trim()})`;
+  return `${state}\n$ ${journalCmd}\n${log}`;
+}
+
+/** unitReport() when systemd has given up on the unit (ActiveState=failed), else undefined. */
+export async function failedUnitReport(conn: Connection, name: string): Promise<string | undefined> {
+  const r = await conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState', '--value', '--', unitName(name)]));
+  return r.exitCode === 0 && r.stdout.trim() === 'failed' ? unitReport(conn, name) : undefined;
+}
+

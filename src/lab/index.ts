@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureRepo, repoDir } from './build.js';
-import { LAB_VARIANTS, labInventoryYaml, variantFile, type LabVariant } from './inventory.js';
+import { LAB_VARIANTS, labInventoryYaml, variantCluster, variantFile, type LabVariant } from './inventory.js';
 import { createNodeNetwork, ensureBridge, leftoverNetwork, removeBridge, removeNodeNetwork, setNodeLink } from './network.js';
 import { alive, boot, mountOverlay, nodeDir, nodeExec, personalise, shutdown, strayNspawnPids, unmountOverlay, waitForSsh, isMounted, mergedDir } from './node.js';
 import { preflight } from './preflight.js';
@@ -195,10 +195,7 @@ export async function down(opts: { log?: (line: string) => void } = {}): Promise
 export function forgetLabTokens(): void {
   // inventories/lab*.yaml point at the default lab (instance 0) only.
   for (const dir of LAB.instance === 0 ? [labFilesDir, path.join(projectRoot, 'inventories')] : [labFilesDir]) {
-    for (const v of Object.keys(LAB_VARIANTS) as LabVariant[]) {
-      const cluster = v === 'static' ? 'lab' : `lab-${v}`;
-      fs.rmSync(path.join(dir, '.provision-state', `${cluster}.json`), { force: true });
-    }
+    for (const v of Object.keys(LAB_VARIANTS) as LabVariant[]) fs.rmSync(path.join(dir, '.provision-state', `${variantCluster(v)}.json`), { force: true });
   }
 }
 

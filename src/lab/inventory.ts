@@ -14,6 +14,9 @@ export type LabVariant = keyof typeof LAB_VARIANTS;
 /** File name of a variant's inventory: lab.yaml / lab-dns.yaml (inventories/), inventory(-dns).yaml (.lab/). */
 export const variantFile = (variant: LabVariant, base: 'lab' | 'inventory'): string => (variant === 'static' ? `${base}.yaml` : `${base}-${variant}.yaml`);
 
+/** The etcd cluster name of a variant (its discovery token and certificates are kept under it). */
+export const variantCluster = (variant: LabVariant): string => (variant === 'static' ? 'lab' : `lab-${variant}`);
+
 /**
  * @param filesPrefix where the key and known_hosts are, relative to the inventory file
  *   ('' for .lab/inventory.yaml, '../.lab/' for inventories/lab.yaml).
@@ -23,7 +26,7 @@ export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant:
   const etcd = nodes.filter((n) => n.role === 'etcd');
   const infra = nodes.filter((n) => n.role === 'infra');
   const v = LAB_VARIANTS[variant];
-  const name = variant === 'static' ? 'lab' : `lab-${variant}`;
+  const name = variantCluster(variant);
   const extra: string[] = [];
   if (v.bootstrap === 'dns') extra.push(`  dns: { domain: lab.internal, server: ${infra[0]!.name} }`);
   if (v.bootstrap === 'discovery') {

@@ -29,6 +29,12 @@ export function clusterMembers(inventory: Inventory, cluster: ClusterSpec): Memb
 
 export const memberDataDir = (cluster: ClusterSpec, name: string): string => `${cluster.dataDir.replace(/\/+$/, '')}/${name}.etcd`;
 
+/** Exists once the member holds raft state: the member has data (it is, or was, in a cluster). */
+export const memberDataMarker = (cluster: ClusterSpec, name: string): string => `${memberDataDir(cluster, name)}/member`;
+
+/** The unit every member runs (the stock etcd.service with provision's drop-in). */
+export const ETCD_UNIT = 'etcd.service';
+
 /** Where the certificates live on every member (copied there by the etcd_tls task). */
 export const ETCD_PKI_DIR = '/etc/etcd/pki';
 

@@ -1,7 +1,7 @@
 import { ProvisionError } from '../errors.js';
 import { file, type FileFact } from '../facts/file.js';
 import { pathExists } from '../facts/path.js';
-import { clusterStateOf, ETCD_CONF, memberDataDir, renderEtcdConf, withClusterState } from './etcd-conf.js';
+import { clusterStateOf, ETCD_CONF, memberDataMarker, renderEtcdConf, withClusterState } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
 import { planJoin } from './etcd-join.js';
 import { planFile } from './file-plan.js';
@@ -23,7 +23,7 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     const { cluster, members } = clusterOf(ctx, 'etcd_config');
     // A member whose data dir holds raft state joins as "existing": a live cluster is never
     // re-bootstrapped. (No package creates member/, so --check needs no caveat here.)
-    const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, ctx.host.name)}/member` });
+    const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, ctx.host.name) });
     // A member without data that was in a cluster: lost data, or joining (src/operations/etcd-join.ts).
     const current = await ctx.fact(file, { path: path! });
     const join = hasData ? undefined : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);

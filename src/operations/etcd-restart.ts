@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
-import { etcdctl, etcdHealth, type EtcdQuery } from '../facts/etcd.js';
+import { etcdctl, etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
 import { pathExists } from '../facts/path.js';
 import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { CommandStep } from '../plan/types.js';
-import { etcdctlTls, memberDataDir, memberUrls } from './etcd-conf.js';
+import { ETCD_UNIT, etcdctlTls, memberDataMarker, memberUrls } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
 import { withDefaults } from './util.js';
@@ -34,6 +34,7 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
   name: 'etcd_restart',
   description: 'Restart etcd on a member safely: snapshot, restart, wait until the cluster is healthy',
   args,
+  restartsUnit: () => ETCD_UNIT,
   async plan(ctx, raw) {
     const a = withDefaults(args, raw);
     const { cluster, members } = clusterOf(ctx, 'etcd_restart');
@@ -41,15 +42,16 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     const tls = etcdctlTls(cluster, self);
     const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m).client]));
     const all: EtcdQuery = { endpoints: members.map((m) => urls.get(m.name)!), tls };
+    /** Names of the members whose endpoint is not healthy. */
+    const sickOf = (health: EtcdEndpointHealth[]) => members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
     const steps: CommandStep[] = [];
-    const unit = await ctx.fact(systemdUnit, { name: 'etcd' });
+    const unit = await ctx.fact(systemdUnit, { name: 'etcd' }); // as the service task asks: one probe
     if (unit.needDaemonReload) steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
 
-    const hasData = await ctx.fact(pathExists, { path: `${memberDataDir(cluster, self)}/member` });
+    const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, self) });
     let live = false;
     if (hasData) {
-      const health = await ctx.fact(etcdHealth, all);
-      const sick = members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
+      const sick = sickOf(await ctx.fact(etcdHealth, all));
       const others = sick.filter((n) => n !== self);
       if (others.length > 0 && sick.length < members.length)
         throw new ProvisionError('COMMAND', `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`, {
@@ -71,8 +73,8 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     steps.push({
       kind: 'command',
       description: live ? 'restart etcd (one member at a time)' : 'restart etcd',
-      command: shellJoin(['systemctl', 'restart', ...(live ? [] : ['--no-block']), '--', 'etcd.service']),
-      effects: [{ kind: 'service', name: 'etcd.service', active: true }],
+      command: shellJoin(['systemctl', 'restart', ...(live ? [] : ['--no-block']), '--', ETCD_UNIT]),
+      effects: [{ kind: 'service', name: ETCD_UNIT, active: true }],
       ...(live ? { timeoutMs: a.timeout! * 1000 } : {}),
     });
     if (!live) return { steps };
@@ -81,11 +83,10 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
       verify: async (conn): Promise<VerifyResult> => {
         const deadline = Date.now() + (ctx.check ? 0 : a.timeout! * 1000);
         for (;;) {
-          const health = await probeFact(conn, etcdHealth, all);
-          const sick = members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true);
+          const sick = sickOf(await probeFact(conn, etcdHealth, all));
           if (sick.length === 0) return { ok: true, message: `etcd restarted on ${self}; all ${members.length} members healthy` };
           if (Date.now() + 500 > deadline)
-            return { ok: false, message: `after restarting etcd on ${self}, ${sick.map((m) => m.name).join(', ')} not healthy within ${a.timeout}s` };
+            return { ok: false, message: `after restarting etcd on ${self}, ${sick.join(', ')} not healthy within ${a.timeout}s` };
           await sleep(500);
         }
       },

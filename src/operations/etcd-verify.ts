@@ -7,7 +7,7 @@ import type { ClusterSpec } from '../inventory/types.js';
 import type { FileStep } from '../plan/types.js';
 import { clusterStateOf, ETCD_CONF, etcdctlTls, memberUrls, withClusterState, type Member } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
-import { failedUnitReport, unitReport } from './service.js';
+import { failedUnitReport, unitReport } from '../facts/systemd.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
 import { withDefaults } from './util.js';
 
@@ -50,9 +50,10 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
         const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
         const r = await poll(conn, query, members, cluster, timeoutMs, a.interval_ms!);
         if (!r.ok && ctx.check) return dependsOnOthers(r, ctx.host.name, members, ctx.runtime?.hosts);
-        if (!r.ok || ctx.check) return r;
+        const { problems: _, ...result } = r;
+        if (!r.ok || ctx.check) return result;
         const then = toExisting(a.path!, await probeFact(conn, file, { path: a.path! }));
-        return then ? { ...r, then: [then] } : r;
+        return then ? { ...result, then: [then] } : result;
       },
     };
   },
@@ -62,13 +63,13 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
  * --check on a member with nothing to change: when what is wrong concerns only other members
  * that this run works on (and may repair), the verification is not a predicted failure.
  */
-function dependsOnOthers(r: VerifyResult, self: string, members: Member[], runHosts: ReadonlySet<string> | undefined): VerifyResult {
-  const problems = r.message.replace(/^[^:]*: /, '').split('; ');
+function dependsOnOthers(r: PollResult, self: string, members: Member[], runHosts: ReadonlySet<string> | undefined): VerifyResult {
+  const { problems } = r;
   const others = members.filter((m) => m.name !== self && runHosts?.has(m.name)).map((m) => m.name);
   const about = (p: string) => others.find((n) => p.startsWith(`${n} `));
-  if (others.length === 0 || !problems.every(about)) return r;
+  if (others.length === 0 || !problems.every(about)) return { ok: r.ok, message: r.message, data: r.data };
   const names = [...new Set(problems.map(about))].join(', ');
-  return { ...r, ok: true, message: `not verified yet: it depends on ${names}, which this run works on (${problems.join('; ')})` };
+  return { ok: true, data: r.data, message: `not verified yet: it depends on ${names}, which this run works on (${problems.join('; ')})` };
 }
 
 function queries(cluster: ClusterSpec, members: Member[], self: string) {
@@ -97,18 +98,21 @@ function toExisting(path: string, f: FileFact): FileStep | undefined {
   };
 }
 
-async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Member[], cluster: ClusterSpec, timeoutMs: number, intervalMs: number): Promise<VerifyResult> {
+/** A verification's result, with what was wrong in the last check. */
+type PollResult = VerifyResult & { problems: string[] };
+
+async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Member[], cluster: ClusterSpec, timeoutMs: number, intervalMs: number): Promise<PollResult> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await checkOnce(conn, q, members);
     if (r.problems.length === 0)
-      return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, data: r.rows };
+      return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, data: r.rows, problems: [] };
     // etcd on this member has failed for good (systemd gave up restarting it): waiting longer cannot help.
     const failed = timeoutMs > 0 ? await failedUnitReport(conn, 'etcd').catch(() => undefined) : undefined;
-    if (failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${failed}`, data: r.rows };
+    if (failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${failed}`, data: r.rows, problems: r.problems };
     if (Date.now() + intervalMs > deadline) {
       const report = timeoutMs > 0 ? await unitReport(conn, 'etcd').then((t) => `\n${t}`, () => '') : '';
-      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, data: r.rows };
+      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, data: r.rows, problems: r.problems };
     }
     await sleep(intervalMs);
   }

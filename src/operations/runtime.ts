@@ -10,7 +10,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectDiscoveryToken, readClusterState, resolveDiscoveryUrl, stateFile, checkTokenHasRoom } from '../discovery/token.js';
+import { checkTokenHasRoom, knownDiscoveryUrl, resolveDiscoveryUrl, stateFile } from '../discovery/token.js';
 import type { ClusterSpec, Inventory } from '../inventory/types.js';
 import { ensureClusterCerts, type ClusterCerts } from '../tls/ca.js';
 import { clusterMembers } from './etcd-conf.js';
@@ -73,20 +73,16 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
 
   const findUrl = async (cluster: ClusterSpec): Promise<DiscoveryResult> => {
     const members = cluster.members;
-    if (opts.check && !cluster.discovery?.url) {
-      const state = await readClusterState(inventoryDir, cluster.name);
-      if (!state?.discoveryUrl) {
-        const endpoint = (cluster.discovery?.endpoint ?? '').replace(/\/+$/, '');
-        return {
-          url: `${endpoint}/v2/keys/discovery/${NEW_TOKEN_PLACEHOLDER}`,
-          provisional: `no discovery token yet: the real run makes one for ${members.length} members on ${endpoint} and records it in ${stateFile(inventoryDir, cluster.name)}`,
-        };
-      }
-      const info = await inspectDiscoveryToken(state.discoveryUrl, members.length, opts.fetchImpl);
-      checkTokenHasRoom(info, members);
-      return { url: state.discoveryUrl, registered: info.members, full: info.full };
+    const how = { fetchImpl: opts.fetchImpl, log: opts.log };
+    // A dry run uses the token the cluster has, and makes none.
+    const r = opts.check ? await knownDiscoveryUrl(cluster, inventoryDir, how) : await resolveDiscoveryUrl(cluster, inventoryDir, how);
+    if (!r) {
+      const endpoint = (cluster.discovery?.endpoint ?? '').replace(/\/+$/, '');
+      return {
+        url: `${endpoint}/v2/keys/discovery/${NEW_TOKEN_PLACEHOLDER}`,
+        provisional: `no discovery token yet: the real run makes one for ${members.length} members on ${endpoint} and records it in ${stateFile(inventoryDir, cluster.name)}`,
+      };
     }
-    const r = await resolveDiscoveryUrl(cluster, inventoryDir, { fetchImpl: opts.fetchImpl, log: opts.log });
     checkTokenHasRoom(r.info, members);
     return { url: r.url, registered: r.info.members, full: r.info.full };
   };

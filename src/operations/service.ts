@@ -1,5 +1,4 @@
 import { shellJoin } from '../connection/quote.js';
-import type { Connection } from '../connection/types.js';
 import { systemdUnit, unitName } from '../facts/systemd.js';
 import type { CommandStep, Effect } from '../plan/types.js';
 import { defineOperation, type ArgSpec } from './types.js';
@@ -38,6 +37,7 @@ export const serviceOp = defineOperation<ServiceArgs>({
   name: 'service',
   description: 'Start, stop, restart, reload, enable or disable a systemd unit',
   args,
+  restartsUnit: (a) => (typeof a.name === 'string' ? unitName(a.name) : undefined),
   async plan(ctx, raw) {
     const a = withDefaults(args, raw);
     const unit = unitName(a.name);
@@ -70,34 +70,3 @@ export const serviceOp = defineOperation<ServiceArgs>({
     return { steps };
   },
 });
-
-/** How many journal lines a failure report shows (as `journalctl -u UNIT -n 20 --no-pager`). */
-export const JOURNAL_LINES = 20;
-
-/**
- * What a user would look at when a unit does not come up: its state as systemd has it and
- * the unit's last journal lines. Best effort: a failed probe is said in the text.
- */
-export async function unitReport(conn: Connection, name: string, lines = JOURNAL_LINES): Promise<string> {
-  const unit = unitName(name);
-  const journalCmd = shellJoin(['journalctl', '-u', unit, '-n', String(lines), '--no-pager']);
-  const [show, journal] = await Promise.all([
-    conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState,SubState,Result,NRestarts', '--', unit])),
-    conn.exec(journalCmd),
-  ]);
-  const p = props(show.stdout);
-  const state = show.exitCode === 0
-    ? `${unit} is ${p.ActiveState ?? '?'} (${p.SubState ?? '?'})${p.Result && p.Result !== 'success' ? `, result: ${p.Result}` : ''}${Number(p.NRestarts) > 0 ? `, restarted ${p.NRestarts} times` : ''}`
-    : `${unit}: systemctl show failed: ${show.stderr.trim()}`;
-  const log = journal.exitCode === 0 ? journal.stdout.replace(/\s+$/, '') || '(no journal entries)' : `(journalctl failed: ${journal.stderr.trim()})`;
-  return `${state}\n$ ${journalCmd}\n${log}`;
-}
-
-/** unitReport() when systemd has given up on the unit (ActiveState=failed), else undefined. */
-export async function failedUnitReport(conn: Connection, name: string): Promise<string | undefined> {
-  const r = await conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState', '--value', '--', unitName(name)]));
-  return r.exitCode === 0 && r.stdout.trim() === 'failed' ? unitReport(conn, name) : undefined;
-}
-
-const props = (stdout: string): Record<string, string> =>
-  Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -67,6 +67,11 @@ export interface OperationDef<A = Record<string, unknown>> {
   description: string;
   args: Record<string, ArgSpec>;
   plan(ctx: OperationContext, args: A): Promise<OperationPlan>;
+  /**
+   * As a handler, the unit this operation (re)starts: the executor drops such a pending
+   * handler when the same run started that unit from stopped (it already runs the new config).
+   */
+  restartsUnit?(args: Record<string, unknown>): string | undefined;
 }
 
 /** Identity function for type inference (as citty's defineCommand). */
