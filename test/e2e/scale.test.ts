@@ -44,7 +44,7 @@ describe('thirty hosts at once', () => {
       const names = (JSON.parse(r.stdout) as { members: { name: string }[] }).members.map((m) => m.name).sort();
       expect(names).toEqual(nodes.slice(3 * i, 3 * i + 3).map((n) => n.name).sort());
     }
-  });
+  }, 1_800_000);
 
   it('a re-run of all ten at once changes nothing', async () => {
     const { runs } = await runScale(files);
@@ -52,5 +52,5 @@ describe('thirty hosts at once', () => {
       expect(r.code).toBe(0);
       expect(totalChanged(r.json)).toBe(0);
     }
-  });
+  }, 1_800_000);
 });

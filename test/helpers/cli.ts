@@ -17,7 +17,7 @@ export function provision(args: string[], opts: { timeoutMs?: number; env?: Node
     execFile(
       process.execPath,
       [path.join(projectRoot, 'bin', 'provision.js'), ...args],
-      { timeout: opts.timeoutMs ?? 300_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0', ...opts.env } },
+      { timeout: opts.timeoutMs ?? 900_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0', ...opts.env } },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
         resolve({ code, stdout, stderr, ms: Date.now() - t0 });

@@ -47,7 +47,7 @@ export function startProvision(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     for (const w of [...waiters]) w();
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 900_000);
   const done = new Promise<CliResult>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
@@ -63,7 +63,7 @@ export function startProvision(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     elapsed: () => Date.now() - t0,
     signal: (sig) => child.kill(sig),
     done,
-    waitForLine(re, timeoutMs = 60_000) {
+    waitForLine(re, timeoutMs = 600_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
