@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { HostKeyPolicy } from '../connection/types.js';
 import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import { ansibleBool } from './ansible.js';
 
 export const CONNECTION_KEYS = [
   'address',
@@ -51,7 +52,11 @@ export interface ConnValues {
 }
 
 /** Keys whose values are secrets: no message ever shows them. */
-export const SECRET_KEYS = ['password', 'become_password'] as const;
+export const SECRET_KEYS = [
+  'password', 'become_password',
+  // Ansible's names of the same (see ansible.ts)
+  'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password', 'ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password',
+] as const;
 
 export const isConnectionKey = (k: string): k is ConnectionKey => (CONNECTION_KEYS as readonly string[]).includes(k);
 
@@ -67,7 +72,12 @@ export function resolvePath(p: string, baseDir: string, home: string = os.homedi
   return path.resolve(baseDir, p);
 }
 
-export function checkAddress(src: YamlSource, node: YNode, value: string, what: string): string {
+export function checkAddress(src: YamlSource, node: YNode, value: string, what: string, portKey = 'port'): string {
+  // "10.0.0.1:2222" or "[::1]:2222": the port has its own key (a bare IPv6 literal has 2+ colons).
+  const withPort = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
+  if (withPort) {
+    src.fail(node, `${what} "${short(value)}" has a port in it`, `give the address alone and the port as ${portKey}: ${withPort[2]}`);
+  }
   if (!ADDRESS_RE.test(value) || value.startsWith('-')) src.fail(node, `${what} "${short(value)}" is not a host name or IP address`);
   if (value.length > 253) src.fail(node, `${what} is ${value.length} characters long; a host name has at most 253`);
   return value;
@@ -102,20 +112,29 @@ export function readConnectionKey(
   out: ConnValues,
   baseDir: string,
   home: string,
+  /** The key as the user wrote it (an Ansible name), for messages; its booleans are Ansible's. */
+  written: string = key,
 ): void {
-  const what = `"${key}"`;
+  const what = `"${written}"`;
+  const ansible = written !== key;
   const str = () => src.string(node, what, keyNode);
   const seconds = (min: number) => {
-    const v = src.number(node, `${what} (seconds)`, keyNode);
+    const sc = src.scalar(node);
+    const v = ansible && typeof sc?.value === 'string' && /^\d+(\.\d+)?$/.test(sc.value) ? Number(sc.value) : src.number(node, `${what} (seconds)`, keyNode);
     if (v < min || v > 86400) src.fail(node, `${what} must be between ${min} and 86400 seconds, not ${v}`, undefined, keyNode);
     return v;
   };
   switch (key) {
     case 'address':
-      out.address = checkAddress(src, node ?? keyNode, str(), 'address');
+      out.address = checkAddress(src, node ?? keyNode, str(), written, ansible ? 'ansible_port' : 'port');
       return;
     case 'port':
-      out.port = src.int(node, what, 1, 65535, keyNode);
+      // INI values and quoted YAML ones are strings ("2222"), as Ansible accepts.
+      if (ansible && typeof src.scalar(node)?.value === 'string' && /^\d+$/.test(src.scalar(node)!.value as string)) {
+        const p = Number(src.scalar(node)!.value);
+        if (p < 1 || p > 65535) src.fail(node, `${what} must be a whole number from 1 to 65535, not ${p}`, undefined, keyNode);
+        out.port = p;
+      } else out.port = src.int(node, what, 1, 65535, keyNode);
       return;
     case 'user':
     case 'become_user': {
@@ -138,9 +157,17 @@ export function readConnectionKey(
       out.become_password = src.secretString(node, what, keyNode);
       return;
     case 'become':
-      out.become = src.bool(node, what, keyNode);
+      out.become = ansible ? ansibleBool(src, node, what, keyNode) : src.bool(node, what, keyNode);
       return;
     case 'host_key_checking': {
+      if (ansible) {
+        // Ansible's is a boolean; "false" (no checking at all) has no equivalent here.
+        if (!ansibleBool(src, node, what, keyNode)) {
+          src.fail(node, `${what}: false cannot be mapped: provision always checks host keys`, 'use host_key_checking: accept-new to record unknown hosts on first contact', keyNode);
+        }
+        out.host_key_checking = 'strict';
+        return;
+      }
       const v = src.scalar(node)?.value;
       if (v !== 'strict' && v !== 'accept-new') {
         src.fail(node, `${what} must be "strict" or "accept-new"`, 'accept-new trusts a host key the first time it is seen', keyNode);

@@ -3,16 +3,21 @@
  * blocks. The same group name anywhere is the same group (membership and vars merge); a
  * host is defined (with settings) once and may be listed again elsewhere with {} or null.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Node } from 'yaml';
 import type { SourceLocation } from '../errors.js';
-import { short, type MapEntry, type YNode, type YamlSource } from '../util/yaml.js';
-import { CONNECTION_KEYS, NAME_RE, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
+import { YamlSource, short, type MapEntry, type YNode } from '../util/yaml.js';
+import { ANSIBLE_KEYS, isAnsibleKey, nearMiss, readAnsibleSpecial } from './ansible.js';
+import { CONNECTION_KEYS, NAME_RE, SECRET_KEYS, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
 
 /** Variables set at one level (a group's vars, a host entry). */
 export interface VarLevel {
   /** Free vars plus connection keys, raw as given. */
   raw: Record<string, unknown>;
   conn: ConnValues;
+  /** Connection key -> the name it was given under at this level (ours or Ansible's). */
+  from?: Record<string, string>;
 }
 
 export interface GroupInfo {
@@ -22,6 +27,8 @@ export interface GroupInfo {
   childNodes: Map<string, Node>;
   hosts: string[];
   vars: VarLevel;
+  /** From group_vars/<name> beside the inventory (wins over `vars`, as in Ansible). */
+  dirVars: VarLevel;
   location: SourceLocation;
 }
 
@@ -31,29 +38,37 @@ export interface HostInfo {
   /** Set once the host is defined with settings. */
   defined: boolean;
   level: VarLevel;
+  /** From host_vars/<name> beside the inventory (wins over the inventory's own). */
+  dirLevel: VarLevel;
   addressNode?: YNode;
+  /** The YAML source the address was read from (the inventory or a host_vars file). */
+  addressSrc?: YamlSource;
 }
 
 export interface GroupTree {
   groups: Map<string, GroupInfo>;
   /** In order of first appearance. */
   hosts: Map<string, HostInfo>;
+  /** A `cluster:` map given in group_vars/all (for inventories that cannot hold one: INI). */
+  cluster?: { src: YamlSource; node: YNode; keyNode: Node };
 }
 
 const MAX_NAME = 250;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HOST_KEYS = [...CONNECTION_KEYS, 'vars'] as const;
+const emptyLevel = (): VarLevel => ({ raw: {}, conn: {}, from: {} });
 const GROUP_KEYS = ['hosts', 'children', 'vars'] as const;
 
 export class GroupWalker {
   readonly groups = new Map<string, GroupInfo>();
   readonly hosts = new Map<string, HostInfo>();
   private readonly visiting = new Set<Node>();
+  private cluster?: GroupTree['cluster'];
 
   constructor(
     private readonly src: YamlSource,
     private readonly baseDir: string,
     private readonly home: string,
+    private readonly warnings: string[] = [],
   ) {}
 
   walk(allNode: YNode, allKey: Node): GroupTree {
@@ -63,7 +78,52 @@ export class GroupWalker {
       const g = this.groups.get(h.name);
       if (g) this.src.failAt(h.location, `"${h.name}" is the name of both a host and a group (group at line ${g.location.line})`, 'rename one of them');
     }
-    return { groups: this.groups, hosts: this.hosts };
+    this.varsDirs();
+    return { groups: this.groups, hosts: this.hosts, ...(this.cluster ? { cluster: this.cluster } : {}) };
+  }
+
+  /**
+   * group_vars/ and host_vars/ beside the inventory, as Ansible reads them: a file
+   * <name>, <name>.yml, .yaml or .json, or a directory <name>/ of such files (in name order).
+   */
+  private varsDirs(): void {
+    for (const kind of ['group_vars', 'host_vars'] as const) {
+      const dir = path.join(this.baseDir, kind);
+      let names: fs.Dirent[];
+      try {
+        names = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const d of names.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (d.name.startsWith('.')) continue;
+        const full = path.join(dir, d.name);
+        const name = d.isDirectory() ? d.name : d.name.replace(/\.(ya?ml|json)$/, '');
+        if (!d.isDirectory() && name === d.name && d.name.includes('.')) continue; // not a vars file (README.md, x.bak)
+        const files = d.isDirectory()
+          ? fs.readdirSync(full).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith('.')).sort().map((f) => path.join(full, f))
+          : [full];
+        const target = kind === 'group_vars' ? this.groups.get(name) : this.hosts.get(name);
+        if (!target) {
+          this.warnings.push(`${full}: no ${kind === 'group_vars' ? 'group' : 'host'} "${short(name)}" in the inventory; its variables are not used`);
+          continue;
+        }
+        for (const f of files) {
+          const src = YamlSource.parse(fs.readFileSync(f, 'utf8'), f, 'INVENTORY', { secretKeys: SECRET_KEYS });
+          const into = 'dirVars' in target ? target.dirVars : target.dirLevel;
+          const where = `${kind}/${name}`;
+          const entries = src.map(src.root, where);
+          const clusterE = entries.find((e) => e.key === 'cluster');
+          if (clusterE && kind === 'group_vars' && name === 'all') {
+            if (this.cluster) src.fail(clusterE.keyNode, `"cluster" is given twice (also in ${this.cluster.src.file})`);
+            this.cluster = { src, node: clusterE.value, keyNode: clusterE.keyNode };
+          } else if (clusterE) {
+            src.fail(clusterE.keyNode, `"cluster" may be given only in group_vars/all (it describes the whole inventory's cluster)`);
+          }
+          this.vars(src.root, where, into, src.root as Node, src, kind === 'host_vars' ? (target as HostInfo) : undefined, ['cluster']);
+        }
+      }
+    }
   }
 
   private checkName(e: MapEntry, kind: 'host' | 'group'): string {
@@ -78,7 +138,7 @@ export class GroupWalker {
   private getGroup(name: string, at: Node): GroupInfo {
     let g = this.groups.get(name);
     if (!g) {
-      g = { name, children: [], childNodes: new Map(), hosts: [], vars: { raw: {}, conn: {} }, location: this.src.loc(at) };
+      g = { name, children: [], childNodes: new Map(), hosts: [], vars: emptyLevel(), dirVars: emptyLevel(), location: this.src.loc(at) };
       this.groups.set(name, g);
     }
     return g;
@@ -118,7 +178,7 @@ export class GroupWalker {
   private host(name: string, e: MapEntry): void {
     let h = this.hosts.get(name);
     if (!h) {
-      h = { name, location: this.src.loc(e.keyNode), defined: false, level: { raw: {}, conn: {} } };
+      h = { name, location: this.src.loc(e.keyNode), defined: false, level: emptyLevel(), dirLevel: emptyLevel() };
       this.hosts.set(name, h);
     }
     const entries = this.src.map(e.value, `host "${name}"`, e.keyNode);
@@ -128,29 +188,58 @@ export class GroupWalker {
     }
     h.defined = true;
     h.location = this.src.loc(e.keyNode);
-    this.src.checkKeys(entries, HOST_KEYS, `host "${name}"`);
-    // Keys on the host entry win over the host's own vars block.
+    // Keys on the host entry win over the host's own vars block. As in Ansible, any other key
+    // on the entry is a variable of the host.
     const vars = entries.find((x) => x.key === 'vars');
-    if (vars) this.vars(vars.value, `vars of host "${name}"`, h.level, vars.keyNode);
-    for (const x of entries) {
-      if (x.key === 'vars') continue;
-      readConnectionKey(this.src, x.key as (typeof CONNECTION_KEYS)[number], x.value, x.keyNode, h.level.conn, this.baseDir, this.home);
-      h.level.raw[x.key] = this.src.toJS(x.value);
-      if (x.key === 'address') h.addressNode = x.value ?? x.keyNode;
-    }
+    if (vars) this.vars(vars.value, `vars of host "${name}"`, h.level, vars.keyNode, this.src, h);
+    const rest = entries.filter((x) => x !== vars);
+    if (rest.length) this.varEntries(rest, `host "${name}"`, h.level, this.src, h);
   }
 
-  private vars(node: YNode, where: string, into: VarLevel, keyNode: Node): void {
-    for (const e of this.src.map(node, where, keyNode)) {
-      if (e.key === 'address') {
-        this.src.fail(e.keyNode, `"address" cannot be set in ${where}`, 'set address on the host entry itself');
+  /**
+   * One vars block (a group's, a host's, a group_vars/host_vars file). `host` is set when the
+   * block belongs to one host, which may then give its address.
+   */
+  private vars(node: YNode, where: string, into: VarLevel, keyNode: Node, src: YamlSource = this.src, host?: HostInfo, skip: string[] = []): void {
+    this.varEntries(src.map(node, where, keyNode).filter((e) => !skip.includes(e.key)), where, into, src, host);
+  }
+
+  private varEntries(entries: MapEntry[], where: string, into: VarLevel, src: YamlSource, host?: HostInfo): void {
+    const from = (into.from ??= {});
+    for (const e of entries) {
+      const mapped = Object.hasOwn(ANSIBLE_KEYS, e.key) ? ANSIBLE_KEYS[e.key]! : isConnectionKey(e.key) ? e.key : undefined;
+      if (mapped === 'address') {
+        if (!host) src.fail(e.keyNode, `"${e.key}" cannot be set in ${where}`, 'set the address on the host entry itself (or in host_vars/<host>)');
       }
-      if (isConnectionKey(e.key)) {
-        readConnectionKey(this.src, e.key, e.value, e.keyNode, into.conn, this.baseDir, this.home);
+      if (mapped) {
+        const earlier = from[mapped];
+        if (earlier !== undefined && earlier !== e.key) {
+          src.fail(e.keyNode, `"${e.key}" and "${earlier}" are the same setting, both given in ${where}`, 'keep one of them');
+        }
+        from[mapped] = e.key;
+        readConnectionKey(src, mapped, e.value, e.keyNode, into.conn, this.baseDir, this.home, e.key);
+        if (mapped === 'address' && host) {
+          host.addressNode = e.value ?? e.keyNode;
+          host.addressSrc = src;
+        }
+      } else if (isAnsibleKey(e.key)) {
+        readAnsibleSpecial(src, e.key, e.value, e.keyNode, into.conn, { baseDir: this.baseDir, home: this.home, warnings: this.warnings });
+      } else if (/^ansible_/i.test(e.key)) {
+        const near = nearMiss(e.key, CONNECTION_KEYS);
+        src.fail(
+          e.keyNode,
+          `"${short(e.key)}" in ${where} is an Ansible variable provision does not map${near ? `; did you mean "${near}"?` : ''}`,
+          near ? undefined : `the Ansible variables provision maps: ${Object.keys(ANSIBLE_KEYS).filter((k) => !/ssh_(host|port|user)|sudo/.test(k)).join(', ')}, ansible_connection (ssh), ansible_become_method (sudo), ansible_ssh_common_args`,
+        );
       } else if (!VAR_NAME_RE.test(e.key) || e.key === '__proto__') {
-        this.src.fail(e.keyNode, `invalid variable name "${short(e.key)}" in ${where}`, 'variable names use letters, digits and "_"');
+        src.fail(e.keyNode, `invalid variable name "${short(e.key)}" in ${where}`, 'variable names use letters, digits and "_"');
+      } else {
+        // A typo of a connection setting would otherwise be a variable nobody reads, and the
+        // run would go ahead with the default (another user, another key).
+        const near = nearMiss(e.key, CONNECTION_KEYS);
+        if (near) src.fail(e.keyNode, `"${short(e.key)}" in ${where} looks like a connection setting but is none; did you mean "${near}"?`, 'rename it if it is a variable of your own');
       }
-      into.raw[e.key] = this.src.toJS(e.value);
+      into.raw[e.key] = src.toJS(e.value);
     }
   }
 

@@ -8,13 +8,14 @@
  * then fall back to ~/.ssh/config, then to built-in defaults (see settings.ts).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { YamlSource, readInputFile } from '../util/yaml.js';
+import { YamlSource, readInputFile, short } from '../util/yaml.js';
 import { parseCluster } from './cluster.js';
 import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
-import { GroupWalker, type GroupInfo } from './groups.js';
+import { GroupWalker, type GroupInfo, type GroupTree, type VarLevel } from './groups.js';
 import { buildSettings } from './settings.js';
 import { readSshConfig } from './ssh-config.js';
 import type { ClusterSpec, HostEntry, Inventory } from './types.js';
@@ -26,6 +27,8 @@ export interface InventoryOptions {
   home?: string;
   /** Default login user; default $USER or 'root'. */
   user?: string;
+  /** Variables from the command line (-e): above every level of the inventory, as in Ansible. */
+  extraVars?: VarLevel;
 }
 
 export function loadInventory(file: string, opts: InventoryOptions = {}): Inventory {
@@ -56,7 +59,8 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
   const allE = top.find((e) => e.key === 'all');
   if (!allE) src.fail(top[0]!.keyNode, 'the inventory has no "all:" section');
 
-  const tree = new GroupWalker(src, baseDir, home).walk(allE.value, allE.keyNode);
+  const warnings: string[] = [];
+  const tree = new GroupWalker(src, baseDir, home, warnings).walk(allE.value, allE.keyNode);
   const members = transitiveHosts(tree.groups, [...tree.hosts.keys()]);
   const depth = groupDepths(tree.groups);
   const ssh = readSshConfig(opts.sshConfigFile ?? path.join(home, '.ssh', 'config'), home);
@@ -66,22 +70,30 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
     const groups = [...tree.groups.keys()]
       .filter((g) => members.get(g)!.includes(h.name))
       .sort((a, b) => depth.get(a)! - depth.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
-    const levels = [...groups.map((g) => tree.groups.get(g)!.vars), h.level];
+    const levels = [...groups.flatMap((g) => [tree.groups.get(g)!.vars, tree.groups.get(g)!.dirVars]), h.level, h.dirLevel, ...(opts.extraVars ? [opts.extraVars] : [])];
     const conn: ConnValues = Object.assign({}, ...levels.map((l) => l.conn));
     const vars: Record<string, unknown> = Object.assign({}, ...levels.map((l) => l.raw));
     hosts.set(h.name, { name: h.name, groups, connection: buildSettings(h.name, conn, ssh, env), vars, location: h.location });
   }
 
-  const inventory: Inventory = { file, hosts, groups: members, warnings: [] };
+  checkSameAddress(tree, hosts);
+  const inventory: Inventory = { file, hosts, groups: members, warnings, secrets: collectSecrets(hosts) };
   const clusterE = top.find((e) => e.key === 'cluster');
-  if (clusterE) {
+  if (clusterE && tree.cluster) tree.cluster.src.fail(tree.cluster.keyNode, `"cluster" is given twice: in ${file} (line ${src.loc(clusterE.keyNode).line}) and here`);
+  const clusterAt = clusterE ? { src, node: clusterE.value, keyNode: clusterE.keyNode } : tree.cluster;
+  if (clusterAt) {
     const hostInfo = new Map(
-      [...hosts.values()].map((h) => [h.name, { address: h.connection.address, addressNode: tree.hosts.get(h.name)!.addressNode, location: h.location }]),
+      [...hosts.values()].map((h) => {
+        const t = tree.hosts.get(h.name)!;
+        // An address node from another file (host_vars) cannot be located in this one.
+        const addressNode = t.addressSrc === clusterAt.src ? t.addressNode : undefined;
+        return [h.name, { address: h.connection.address, addressNode, location: h.location }];
+      }),
     );
     inventory.cluster = parseCluster(
-      { src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings },
-      clusterE.value,
-      clusterE.keyNode,
+      { src: clusterAt.src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings },
+      clusterAt.node,
+      clusterAt.keyNode,
     );
   }
   // Implicit groups (as Ansible's `all`), so playbooks need not know the inventory's group
@@ -96,6 +108,56 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
     for (const h of list) hosts.get(h)!.groups.push(name);
   }
   return inventory;
+}
+
+/** Every password the inventory gives, so that no output can show one, however it got there. */
+function collectSecrets(hosts: Map<string, HostEntry>): Set<string> {
+  const out = new Set<string>();
+  for (const h of hosts.values()) {
+    if (h.connection.password) out.add(h.connection.password);
+    if (h.connection.becomePassword) out.add(h.connection.becomePassword);
+  }
+  return out;
+}
+
+/**
+ * One spelling per address for comparing hosts: names in lower case without a final dot,
+ * IPv6 compressed, an IPv4-mapped IPv6 address as its IPv4 address.
+ */
+export function addressKey(address: string): string {
+  let a = address.toLowerCase().replace(/\.$/, '');
+  if (net.isIP(a) === 6) {
+    try {
+      a = new URL(`http://[${a}]/`).hostname.slice(1, -1);
+    } catch {
+      /* kept as written */
+    }
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+    if (mapped && mapped.length === 2) a = mapped[1]!;
+    else if (mapped) {
+      const hi = parseInt(mapped[1]!, 16);
+      const lo = parseInt(mapped[2]!, 16);
+      a = [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+    }
+  }
+  return a;
+}
+
+/** Two hosts at one address and port written differently: one machine under two names, by mistake. */
+function checkSameAddress(tree: GroupTree, hosts: Map<string, HostEntry>): void {
+  const seen = new Map<string, HostEntry>();
+  for (const h of hosts.values()) {
+    const key = `${addressKey(h.connection.address)}|${h.connection.port}`;
+    const other = seen.get(key);
+    if (other && other.connection.address !== h.connection.address) {
+      const t = tree.hosts.get(h.name)!;
+      const message = `hosts ${other.name} and ${h.name} have the same address, written two ways ("${short(other.connection.address)}" and "${short(h.connection.address)}")`;
+      const hint = 'one machine is one host: remove one of them, or write the address the same way if you mean it';
+      if (t.addressSrc && t.addressNode) t.addressSrc.fail(t.addressNode, message, hint);
+      throw new ProvisionError('INVENTORY', message, { location: h.location, hint });
+    }
+    if (!other) seen.set(key, h);
+  }
 }
 
 export const IMPLICIT_GROUPS: Record<string, (c: ClusterSpec) => string[]> = {

@@ -39,4 +39,6 @@ export interface Inventory {
   groups: Map<string, string[]>;
   cluster?: ClusterSpec;
   warnings: string[];
+  /** Every password given in the inventory (and on the command line): never printed. */
+  secrets?: Set<string>;
 }

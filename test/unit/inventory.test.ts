@@ -50,11 +50,12 @@ describe('inventory errors name file:line:col and the key', () => {
     ['no all', 'cluster: { members: etcd }\n', 1, 1, /has no "all:" section/],
     ['unknown top-level key', 'al:\n  hosts: {}\n', 1, 1, /^unknown key "al" in the inventory \(expected one of: all, cluster\)$/],
     [
-      'unknown host key',
+      // Other keys on a host entry are its variables (as in Ansible), except near-misses.
+      'misspelt host key',
       'all:\n  hosts:\n    etcd0: { address: 10.0.0.1, usr: root }\n',
       3,
       33,
-      /^unknown key "usr" in host "etcd0" \(expected one of: address, port, user, key_file, .*, vars\)$/,
+      /^"usr" in host "etcd0" looks like a connection setting but is none; did you mean "user"\?$/,
     ],
     ['unknown group key', 'all:\n  host:\n    a:\n', 2, 3, /^unknown key "host" in group "all" \(expected one of: hosts, children, vars\)$/],
     ['unknown key in child group', 'all:\n  children:\n    g:\n      var: {}\n', 4, 7, /^unknown key "var" in group "g"/],
@@ -86,7 +87,7 @@ describe('inventory errors name file:line:col and the key', () => {
     ['become yes', 'all:\n  vars:\n    become: yes\n', 3, 13, /^"become" must be true or false/],
     ['host_key_checking enum', 'all:\n  vars:\n    host_key_checking: no\n', 3, 24, /must be "strict" or "accept-new"/],
     ['address in vars', 'all:\n  vars:\n    address: 10.0.0.1\n', 3, 5, /^"address" cannot be set in vars of group "all"$/],
-    ['address in host vars', 'all:\n  hosts:\n    h:\n      vars: { address: 10.0.0.1 }\n', 4, 15, /cannot be set in vars of host "h"/],
+    ['address in group vars', 'all:\n  hosts:\n    h: {}\n  vars: { address: 10.0.0.1 }\n', 4, 11, /cannot be set in vars of group "all"/],
     ['bad variable name', "all:\n  vars:\n    'my-var': 1\n", 3, 5, /^invalid variable name "my-var" in vars of group "all"$/],
     ['proto variable', 'all:\n  vars:\n    __proto__: 1\n', 3, 5, /invalid variable name "__proto__"/],
     ['hostile user', "all:\n  vars:\n    user: 'root; rm -rf /'\n", 3, 11, /^"user" "root; rm -rf \/" is not a valid user name$/],
