@@ -207,6 +207,7 @@ export class GroupWalker {
   private varEntries(entries: MapEntry[], where: string, into: VarLevel, src: YamlSource, host?: HostInfo): void {
     const from = (into.from ??= {});
     for (const e of entries) {
+      if (e.key === '<<') src.fail(e.keyNode, `unknown key "<<" in ${where}`, 'YAML merge keys are not supported: write the keys out, or use group vars');
       const mapped = Object.hasOwn(ANSIBLE_KEYS, e.key) ? ANSIBLE_KEYS[e.key]! : isConnectionKey(e.key) ? e.key : undefined;
       if (mapped === 'address') {
         if (!host) src.fail(e.keyNode, `"${e.key}" cannot be set in ${where}`, 'set the address on the host entry itself (or in host_vars/<host>)');

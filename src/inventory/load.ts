@@ -18,6 +18,7 @@ import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo, type GroupTree, type VarLevel } from './groups.js';
 import { buildSettings } from './settings.js';
 import { readSshConfig } from './ssh-config.js';
+import { iniToYaml, looksLikeIni, type IniYaml } from './ini.js';
 import type { ClusterSpec, HostEntry, Inventory } from './types.js';
 
 export interface InventoryOptions {
@@ -33,7 +34,7 @@ export interface InventoryOptions {
 
 export function loadInventory(file: string, opts: InventoryOptions = {}): Inventory {
   const text = readInputFile(file, 'inventory', 'INVENTORY');
-  const inventory = parseInventory(text, file, opts);
+  const inventory = looksLikeIni(file, text) ? parseInventory(iniToYaml(text, file), file, opts) : parseInventory(text, file, opts);
   const secret = [...inventory.hosts.values()].some((h) => h.connection.password !== undefined || h.connection.becomePassword !== undefined);
   if (secret) {
     // As OpenSSH refuses a private key others can read: say so, but do not refuse.
@@ -47,11 +48,22 @@ export function loadInventory(file: string, opts: InventoryOptions = {}): Invent
   return inventory;
 }
 
-export function parseInventory(text: string, file: string, opts: InventoryOptions = {}): Inventory {
+/** `text` is the YAML form, or an INI inventory already made into it (iniToYaml). */
+export function parseInventory(text: string | IniYaml, file: string, opts: InventoryOptions = {}): Inventory {
   const home = opts.home ?? os.homedir();
   const env = { home, user: opts.user ?? (process.env.USER || 'root') };
   const baseDir = path.dirname(path.resolve(file));
-  const src: YamlSource = YamlSource.parse(text, file, 'INVENTORY', { secretKeys: SECRET_KEYS });
+  const ini = typeof text === 'string' ? undefined : text;
+  let src: YamlSource;
+  try {
+    src = YamlSource.parse(ini ? ini.yaml : (text as string), file, 'INVENTORY', { secretKeys: SECRET_KEYS, mapLocation: ini?.mapLocation });
+  } catch (e) {
+    // An INI inventory in a .yaml file: say what it is rather than "Unexpected scalar".
+    if (!ini && e instanceof ProvisionError && /invalid YAML/.test(e.message) && looksLikeIni('', text as string)) {
+      throw new ProvisionError('INVENTORY', `${e.message} (this looks like an INI inventory)`, { location: e.location, hint: 'name the file .ini (or give it no .yaml/.yml extension) to read it as one' });
+    }
+    throw e;
+  }
 
   const top = src.map(src.root, 'the inventory');
   if (top.length === 0) src.fail(src.root, 'the inventory is empty', 'start with "all:" (see inventories/example-static.yaml)');

@@ -10,7 +10,7 @@ import { selectHosts } from '../inventory/patterns.js';
 import type { ArgSpec, OperationDef } from '../operations/types.js';
 import { describe, readInputFile, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
 import type { Play, Playbook, Task, WhenExpr, WhenNode } from './types.js';
-import { checkTemplate } from '../template/index.js';
+import { checkTemplate, freeVariables } from '../template/index.js';
 import { WhenSyntaxError, parseWhen } from './when.js';
 
 export type Registry = Map<string, OperationDef<any>>;
@@ -30,6 +30,21 @@ export function parsePlaybook(text: string, file: string, registry: Registry, in
   const items = src.seq(src.root, 'a playbook (a list of plays)');
   if (items.length === 0) src.fail(src.root, 'the playbook has no plays');
   return { file, plays: items.map((n) => new PlayParser(src, registry, inventory).play(n)) };
+}
+
+/** First names of the variables a condition reads, except under `is defined`. */
+function readVars(n: WhenNode): string[] {
+  switch (n.kind) {
+    case 'var':
+      return [n.path[0]!];
+    case 'lit':
+    case 'defined':
+      return [];
+    case 'not':
+      return readVars(n.expr);
+    default:
+      return [...readVars(n.left), ...readVars(n.right)];
+  }
 }
 
 /**
@@ -52,8 +67,13 @@ interface PendingNotify {
   node: YNode;
 }
 
+/** Variables every task has, besides the inventory's (see hostVars in src/executor/host.ts). */
+export const BUILTIN_VARS = ['inventory_hostname', 'address', 'groups', 'cluster', 'playbook_dir', 'check_mode'] as const;
+
 class PlayParser {
   private readonly notifies: PendingNotify[] = [];
+  /** Names a task may read (any host's variables, the play's, built-ins); unset without an inventory. */
+  private known?: Set<string>;
 
   constructor(
     private readonly src: YamlSource,
@@ -88,6 +108,9 @@ class PlayParser {
         if (!VAR_NAME_RE.test(v.key) || v.key === '__proto__') src.fail(v.keyNode, `invalid variable name "${short(v.key)}" in play vars`);
         play.vars[v.key] = src.toJS(v.value);
       }
+    }
+    if (this.inventory) {
+      this.known = new Set<string>([...BUILTIN_VARS, ...Object.keys(play.vars), ...[...this.inventory.hosts.values()].flatMap((h) => Object.keys(h.vars))]);
     }
     const handlersE = get('handlers');
     if (handlersE) {
@@ -217,7 +240,35 @@ class PlayParser {
       src.fail(a.value, `argument "${a.key}" of "${op}" must be one of: ${s.enum.join(', ')} (got "${short(value)}")`);
     }
     this.checkTemplates(op, a, value);
+    this.checkDefined(op, a, value);
     return value;
+  }
+
+  /**
+   * A variable a template reads that no host, the play or provision defines is a typo: found
+   * here, with its place, before any host is touched (rendering would fail on every host).
+   */
+  private checkDefined(op: string, a: MapEntry, value: unknown): void {
+    if (!this.known) return;
+    const strings: string[] = [];
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') strings.push(v);
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(value);
+    for (const text of strings) {
+      if (!/\{\{|\{%/.test(text)) continue;
+      const unknown = freeVariables(text).find((v) => !this.known!.has(v.name));
+      if (!unknown) continue;
+      const at = typeof value === 'string' ? this.offsetLoc(a.value, unknown.offset) : this.src.loc(a.value, a.keyNode);
+      this.src.failAt(at, `argument "${a.key}" of "${op}": undefined variable "${unknown.name}"${this.suggest(unknown.name)}`, 'variables come from the inventory (vars, group_vars, host_vars), the play\'s vars and -e');
+    }
+  }
+
+  private suggest(name: string): string {
+    const close = [...this.known!].find((k) => k.toLowerCase() === name.toLowerCase() || (Math.abs(k.length - name.length) <= 1 && [...name].filter((c, i) => k[i] !== c).length <= 1));
+    return close ? `; did you mean "${close}"?` : '';
   }
 
   /** Template syntax and filter names of every string in an argument, before any host is touched. */
@@ -256,6 +307,15 @@ class PlayParser {
       }
     });
     if (parsed.length === 0) src.fail(e.value, 'when: empty list of conditions', undefined, e.keyNode);
+    if (this.known) {
+      parsed.forEach((p, i) => {
+        const name = readVars(p.root).find((n) => !this.known!.has(n));
+        if (name === undefined) return;
+        const text = parts[i]!;
+        const offset = Math.max(0, text.search(new RegExp(`(?<![\\w.'"])${name}(?![\\w])`)));
+        src.failAt(this.offsetLoc(nodes[i], offset), `when: undefined variable "${name}"${this.suggest(name)}`, `in: ${short(text)} (use "${name} is defined" to test for it)`);
+      });
+    }
     const root = parsed.map((p) => p.root).reduce((left, right): WhenNode => ({ kind: 'and', left, right }));
     return { source: parsed.map((p) => p.source).join(' and '), root };
   }

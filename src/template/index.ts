@@ -113,3 +113,101 @@ function offsetOf(source: string, line: number, col: number): number {
   }
   return Math.min(source.length, at + Math.max(0, col - 1));
 }
+
+interface AstNode {
+  typename: string;
+  fields: string[];
+  value?: unknown;
+  lineno: number;
+  colno: number;
+  children?: AstNode[];
+  [k: string]: unknown;
+}
+
+/** nunjucks' own global functions, which are no variables. */
+const GLOBALS = new Set(['range', 'cycler', 'joiner', 'loop', 'super', 'caller']);
+/** Tests and filters that exist to ask whether a variable is defined. */
+const DEFINED_TESTS = new Set(['defined', 'undefined', 'none']);
+const DEFAULT_FILTERS = new Set(['default', 'd']);
+
+/**
+ * The variables a template reads without defining them itself (loop variables, `set`,
+ * macro arguments are its own), except where it asks whether they are defined (`x is
+ * defined`, `x | default(...)`), each with its offset in the source. Empty on a syntax error
+ * (checkTemplate reports those).
+ */
+export function freeVariables(source: string): { name: string; offset: number }[] {
+  let root: AstNode;
+  try {
+    root = (nunjucks as unknown as { parser: { parse(s: string, e: unknown[], o: unknown): AstNode } }).parser.parse(source, [], OPTS);
+  } catch {
+    return [];
+  }
+  const out: { name: string; offset: number }[] = [];
+  const rootSymbol = (n: AstNode | undefined): AstNode | undefined => {
+    while (n && n.typename === 'LookupVal') n = n.target as AstNode;
+    return n?.typename === 'Symbol' ? n : undefined;
+  };
+  const names = (n: unknown): string[] => {
+    const x = n as AstNode | undefined;
+    if (!x) return [];
+    if (x.typename === 'Symbol') return [String(x.value)];
+    return (x.children ?? []).flatMap(names);
+  };
+  const visit = (n: unknown, bound: Set<string>, skip?: AstNode): void => {
+    if (!n || typeof n !== 'object') return;
+    const node = n as AstNode;
+    if (Array.isArray(n)) return (n as unknown[]).forEach((c) => visit(c, bound, skip));
+    if (!node.typename) return;
+    if (node === skip) return;
+    switch (node.typename) {
+      case 'Symbol':
+        if (!bound.has(String(node.value)) && !GLOBALS.has(String(node.value))) {
+          out.push({ name: String(node.value), offset: offsetOf(source, node.lineno + 1, node.colno + 1) });
+        }
+        return;
+      case 'Is':
+        if (DEFINED_TESTS.has(String((node.right as AstNode | undefined)?.value))) return visit(node.left, bound, rootSymbol(node.left as AstNode));
+        return visit(node.left, bound);
+      case 'Filter': {
+        const args = ((node.args as AstNode | undefined)?.children ?? []) as AstNode[];
+        const name = String((node.name as AstNode | undefined)?.value);
+        args.forEach((a, i) => visit(a, bound, i === 0 && DEFAULT_FILTERS.has(name) ? rootSymbol(a) : undefined));
+        return;
+      }
+      case 'FunCall':
+        visit(node.args, bound);
+        if ((node.name as AstNode)?.typename !== 'Symbol') visit(node.name, bound);
+        return;
+      case 'For':
+      case 'AsyncEach':
+      case 'AsyncAll': {
+        visit(node.arr, bound);
+        const inner = new Set([...bound, ...names(node.name), 'loop']);
+        visit(node.body, inner);
+        visit(node.else_, bound);
+        return;
+      }
+      case 'Set': {
+        visit(node.value, bound);
+        visit(node.body, bound);
+        for (const t of names({ typename: 'NodeList', children: node.targets } as unknown)) bound.add(t);
+        return;
+      }
+      case 'Macro': {
+        const inner = new Set([...bound, ...names(node.args)]);
+        bound.add(String((node.name as AstNode)?.value));
+        visit(node.body, inner);
+        return;
+      }
+      case 'LookupVal':
+        visit(node.target, bound, skip);
+        visit(node.val, bound);
+        return;
+    }
+    for (const f of node.fields ?? []) visit(node[f], bound, skip);
+    if (!node.fields?.includes('children')) (node.children ?? []).forEach((c) => visit(c, bound, skip));
+  };
+  visit(root, new Set());
+  return out;
+}

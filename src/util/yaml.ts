@@ -24,6 +24,7 @@ export class YamlSource {
   readonly root: YNode;
   private aliasCount = 0;
   private secretKeys: readonly string[] = [];
+  private mapLocation?: (line: number, col: number) => { line: number; col: number };
 
   private constructor(
     readonly text: string,
@@ -39,11 +40,21 @@ export class YamlSource {
    * Parse `text`; invalid YAML (including duplicate keys and unknown tags) throws with its
    * location. Messages about the value of a key in `opts.secretKeys` never quote that value.
    */
-  static parse(text: string, file: string, code: ErrorCode, opts: { secretKeys?: readonly string[] } = {}): YamlSource {
+  static parse(
+    text: string,
+    file: string,
+    code: ErrorCode,
+    opts: {
+      secretKeys?: readonly string[];
+      /** For YAML made from another file (an INI inventory): its line/col -> the other file's. */
+      mapLocation?: (line: number, col: number) => { line: number; col: number };
+    } = {},
+  ): YamlSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     const src = new YamlSource(text, file, code, doc, lines);
     src.secretKeys = opts.secretKeys ?? [];
+    src.mapLocation = opts.mapLocation;
     const err = doc.errors[0];
     // An unknown tag (`!vault`, `!!js/function`) would otherwise be dropped and its value
     // used as a plain string: an encrypted blob taken as a password.
@@ -109,6 +120,7 @@ export class YamlSource {
 
   locAt(offset: number): SourceLocation {
     const { line, col } = this.lines.linePos(offset);
+    if (this.mapLocation) return { file: this.file, ...this.mapLocation(line, col) };
     return { file: this.file, line, col };
   }
 
