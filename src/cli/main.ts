@@ -15,10 +15,20 @@ import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { printable, terminalReporter } from '../report/terminal.js';
 import { labCommand } from './lab.js';
+import { COMMON_OPTIONS, COMMON_USAGE, applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
+import { execCommand } from './exec.js';
+import { listings } from './listings.js';
+import { redacting, type Redactor } from './redact.js';
+import { commandOf } from './route.js';
+import { statusCommand } from './status.js';
+import os from 'node:os';
+import { limitHosts } from '../inventory/index.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
 
-export const USAGE = `usage: provision <inventory.yaml> [options]     converge the hosts of an inventory
+export const USAGE = `usage: provision <inventory> [options]          converge the hosts of an inventory (YAML or INI)
+       provision <inventory> exec [options] -- COMMAND...   a command on the hosts (see: exec --help)
+       provision <inventory> status [--json]    the cluster as it is (see: status --help)
        provision lab up|down|status|...         the built-in local lab (see: provision lab --help)
 
 options:
@@ -34,6 +44,10 @@ options:
                     a member that lost its data is removed from the cluster and added again
                     (etcdctl member remove/add), then started; without it, such a member is
                     reported with what to do, and left alone
+  --list-hosts      list the hosts each play would run on, and stop
+  --list-tasks      list each play's tasks, and stop
+  --syntax-check    check the inventory and playbook, connect to nothing, and stop
+${COMMON_USAGE}
   -v                more detail (repeat for more)
 
 exit codes: 0 ok, 2 bad input, 3 a host failed, 4 a host was unreachable, 130 interrupted`;
@@ -49,13 +63,20 @@ export interface MainIO {
 
 const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
-export async function main(argv: string[], io: MainIO = defaultIO): Promise<number> {
+export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<number> {
+  // Every byte printed, errors included, goes through the redactor (see redact.ts).
+  const redactor = redacting(rawIO);
+  const io = redactor.io;
   try {
     if (argv[0] === 'lab') return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
-    return await converge(argv, io);
+    const command = commandOf(argv);
+    if (command === 'exec') return await execCommand(argv, io, redactor);
+    if (command === 'status') return await statusCommand(argv, io, redactor);
+    return await converge(argv, io, redactor);
   } catch (e) {
     if (isProvisionError(e)) {
       io.stderr(`error: ${printable(e.format())}\n`);
+      if (e.code === 'INTERRUPTED') return EXIT.interrupted;
       return e.code === 'USAGE' || e.code === 'INVENTORY' || e.code === 'PLAYBOOK' ? EXIT.usage : EXIT.error;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -67,11 +88,15 @@ export async function main(argv: string[], io: MainIO = defaultIO): Promise<numb
   }
 }
 
-async function converge(argv: string[], io: MainIO): Promise<number> {
+async function converge(argv: string[], io: MainIO, redactor: Redactor): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
+      ...COMMON_OPTIONS,
+      'list-hosts': { type: 'boolean' },
+      'list-tasks': { type: 'boolean' },
+      'syntax-check': { type: 'boolean' },
       playbook: { type: 'string', short: 'p' },
       check: { type: 'boolean', short: 'C' },
       diff: { type: 'boolean', short: 'D' },
@@ -94,11 +119,16 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
     io.stdout(`provision ${pkg.version}\n`);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
+  const { file: inventoryFile, rest } = inventoryArg(values, positionals, USAGE);
+  if (rest.length) throw new ProvisionError('USAGE', 'give exactly one inventory file', { hint: USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
-  const inventory = loadInventory(positionals[0]!);
+  const cliWarnings: string[] = [];
+  const extra = extraVars(values, process.cwd(), os.homedir(), cliWarnings);
+  const inventory = loadInventory(inventoryFile, extra ? { extraVars: extra } : {});
+  inventory.warnings.unshift(...cliWarnings);
+  for (const s of inventory.secrets ?? []) redactor.add(s);
   // Known not to work with the etcd this targets: refused before any host is touched.
   const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
   if (unworkable) {
@@ -106,13 +136,25 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       location: clusterLocation(inventory.cluster!, 'bootstrap') ?? { file: inventory.file, line: 1, col: 1 },
     });
   }
-  const playbook = loadPlaybook(values.playbook ?? DEFAULT_PLAYBOOK, operations, inventory);
-  const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
-  const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
-  if (limited.size === 0) {
-    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
-    inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
+  const playbookFile = values.playbook ?? DEFAULT_PLAYBOOK;
+  // The default playbook builds the inventory's cluster: without one there is nothing it could
+  // do, and "nothing to do" with exit 0 would hide the mistake (an Ansible inventory given as is).
+  if (!inventory.cluster && values.playbook === undefined) {
+    throw new ProvisionError('INVENTORY', `${inventoryFile} has no cluster: section, and the default playbook builds the inventory's cluster`, {
+      location: { file: inventoryFile, line: 1, col: 1 },
+      hint: 'add a cluster: section (in an INI inventory: cluster: in group_vars/all.yaml), or give --playbook FILE',
+    });
   }
+  const playbook = loadPlaybook(playbookFile, operations, inventory);
+  const selected = [...new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)))];
+  const limited = new Set(limitHosts(inventory, values.limit, selected));
+  if (values['syntax-check'] || values['list-hosts'] || values['list-tasks']) {
+    io.stdout(listings(playbook, inventory, limited, { hosts: !!values['list-hosts'], tasks: !!values['list-tasks'] }));
+    return EXIT.ok;
+  }
+  if (limited.size === 0) inventory.warnings.push(`nothing to do: no play of ${playbook.file} matches a host of the inventory`);
+  const creds = await applyCredentials(values, inventory, [...limited]);
+  creds.secrets.forEach(redactor.add);
   const emit = values.json
     ? jsonReporter(io.stdout)
     : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout });
@@ -131,10 +173,11 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
     const summary = await runPlaybook(inventory, playbook, {
       check: !!values.check,
       forks,
-      limit: values.limit,
+      // The hosts --limit kept, by name (a pattern naming a host that does not exist selected nothing from it).
+      limit: values.limit === undefined ? undefined : [...limited].join(','),
       operations,
       connect: io.connect ?? connect,
-      vars: values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {},
+      vars: { ...extra?.raw, ...(values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {}) },
       emit,
       aborted: () => aborted,
       allowPartial: !!values['allow-partial'],

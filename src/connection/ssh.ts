@@ -132,7 +132,8 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
       if (code !== 'ENOENT') notes.push(`cannot read key ${file}: ${code ?? (e as Error).message}`);
       continue;
     }
-    const parsed = utils.parseKey(data);
+    const passphrase = settings.keyPassphrases?.[f];
+    const parsed = utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       if (/passphrase|encrypted/i.test(parsed.message)) {
         notes.push(`key ${file} is protected by a passphrase (load it into ssh-agent with: ssh-add ${file})`);
@@ -141,7 +142,7 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
       }
       continue;
     }
-    methods.push({ label: `publickey ${file}`, needs: 'publickey', method: { type: 'publickey', username: t.user, key: data } });
+    methods.push({ label: `publickey ${file}`, needs: 'publickey', method: { type: 'publickey', username: t.user, key: data, ...(passphrase === undefined ? {} : { passphrase }) } });
   }
   if (withPassword && settings.password !== undefined) {
     const password = settings.password;

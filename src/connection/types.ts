@@ -52,6 +52,8 @@ export interface ConnectionSettings {
   user: string;
   /** Private key files to try, in order; agent from SSH_AUTH_SOCK is tried as well. */
   keyFiles: string[];
+  /** Passphrases of protected key files (asked for on the terminal), by the path in keyFiles. */
+  keyPassphrases?: Record<string, string>;
   password?: string;
   become: boolean;
   becomeUser: string;

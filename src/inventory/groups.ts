@@ -56,6 +56,13 @@ export interface GroupTree {
 const MAX_NAME = 250;
 const VAR_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const emptyLevel = (): VarLevel => ({ raw: {}, conn: {}, from: {} });
+
+/** A map of variables given outside the inventory (-e), read with the inventory's rules. */
+export function readVarLevel(src: YamlSource, node: YNode, where: string, baseDir: string, home: string, warnings: string[]): VarLevel {
+  const level = emptyLevel();
+  new GroupWalker(src, baseDir, home, warnings).readVars(node, where, level);
+  return level;
+}
 const GROUP_KEYS = ['hosts', 'children', 'vars'] as const;
 
 export class GroupWalker {
@@ -194,6 +201,10 @@ export class GroupWalker {
     if (vars) this.vars(vars.value, `vars of host "${name}"`, h.level, vars.keyNode, this.src, h);
     const rest = entries.filter((x) => x !== vars);
     if (rest.length) this.varEntries(rest, `host "${name}"`, h.level, this.src, h);
+  }
+
+  readVars(node: YNode, where: string, into: VarLevel): void {
+    this.varEntries(this.src.map(node, where), where, into, this.src);
   }
 
   /**

@@ -1,3 +1,3 @@
 export { loadInventory, parseInventory, type InventoryOptions } from './load.js';
-export { selectHosts } from './patterns.js';
+export { limitHosts, selectHosts } from './patterns.js';
 export type { BootstrapMode, ClusterSpec, HostEntry, Inventory } from './types.js';

@@ -7,7 +7,8 @@
 import { ProvisionError } from '../errors.js';
 import type { Inventory } from './types.js';
 
-export function selectHosts(inventory: Inventory, pattern: string): string[] {
+/** `unknownIsEmpty`: a name that is no host or group selects nothing (for --limit) instead of failing. */
+export function selectHosts(inventory: Inventory, pattern: string, opts: { unknownIsEmpty?: boolean } = {}): string[] {
   const terms = pattern.split(/[,:]/).map((t) => t.trim());
   if (pattern.trim() === '' || terms.some((t) => t === '' || t === '!' || t === '&')) {
     throw new ProvisionError('USAGE', `invalid host pattern "${pattern}"`, {
@@ -19,12 +20,20 @@ export function selectHosts(inventory: Inventory, pattern: string): string[] {
   const excl = terms.filter((t) => t.startsWith('!')).map((t) => t.slice(1));
 
   let selected = new Set<string>();
-  for (const t of plain.length ? plain : ['all']) for (const h of match(inventory, t, pattern)) selected.add(h);
+  const get = (t: string): string[] => {
+    try {
+      return match(inventory, t, pattern);
+    } catch (e) {
+      if (opts.unknownIsEmpty) return [];
+      throw e;
+    }
+  };
+  for (const t of plain.length ? plain : ['all']) for (const h of get(t)) selected.add(h);
   for (const t of inter) {
-    const m = new Set(match(inventory, t, pattern));
+    const m = new Set(get(t));
     selected = new Set([...selected].filter((h) => m.has(h)));
   }
-  for (const t of excl) for (const h of match(inventory, t, pattern)) selected.delete(h);
+  for (const t of excl) for (const h of get(t)) selected.delete(h);
   return [...inventory.hosts.keys()].filter((h) => selected.has(h));
 }
 
@@ -56,4 +65,21 @@ function unknown(inv: Inventory, what: string, pattern: string): ProvisionError 
 function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
+}
+
+/**
+ * The hosts of `candidates` that --limit `pattern` keeps. Selecting none is one error, whatever
+ * the reason (a name that does not exist, an exclusion of everything, hosts outside the run).
+ */
+export function limitHosts(inventory: Inventory, pattern: string | undefined, candidates: string[]): string[] {
+  if (pattern === undefined) return candidates;
+  const chosen = new Set(selectHosts(inventory, pattern, { unknownIsEmpty: true }));
+  const out = candidates.filter((h) => chosen.has(h));
+  if (out.length === 0) {
+    const list = candidates.length > 12 ? candidates.slice(0, 12).join(', ') + ', ...' : candidates.join(', ');
+    throw new ProvisionError('USAGE', `--limit ${pattern} selects no host of this run`, {
+      hint: candidates.length ? `the hosts of this run: ${list}` : 'this run has no hosts',
+    });
+  }
+  return out;
 }
