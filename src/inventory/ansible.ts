@@ -7,6 +7,7 @@
 import type { ConnectionKey, ConnValues } from './connection-keys.js';
 import { parseJump, resolvePath } from './connection-keys.js';
 import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import { editDistance } from '../util/did-you-mean.js';
 
 /** Ansible variable -> our key, where the meaning is the same. */
 export const ANSIBLE_KEYS: Record<string, ConnectionKey> = {
@@ -53,15 +54,6 @@ const SYNONYMS: Record<string, string> = {
   strict_host_key_checking: 'host_key_checking', timeout: 'connect_timeout',
 };
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
 const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
 
 /** The connection key (ours or Ansible's) `key` is probably a misspelling of, if any. */
@@ -72,7 +64,7 @@ export function nearMiss(key: string, ours: readonly string[]): string | undefin
   let best: { k: string; d: number } | undefined;
   for (const c of candidates) {
     if (c === key) return undefined;
-    const d = norm(c) === norm(key) ? 0 : distance(lower, c);
+    const d = norm(c) === norm(key) ? 0 : editDistance(lower, c);
     const allowed = c.length <= 6 ? 1 : 2;
     if (d <= allowed && (!best || d < best.d)) best = { k: c, d };
   }

@@ -243,13 +243,14 @@ export class GroupWalker {
           `"${short(e.key)}" in ${where} is an Ansible variable provision does not map${near ? `; did you mean "${near}"?` : ''}`,
           near ? undefined : `the Ansible variables provision maps: ${Object.keys(ANSIBLE_KEYS).filter((k) => !/ssh_(host|port|user)|sudo/.test(k)).join(', ')}, ansible_connection (ssh), ansible_become_method (sudo), ansible_ssh_common_args`,
         );
-      } else if (!VAR_NAME_RE.test(e.key) || e.key === '__proto__') {
-        src.fail(e.keyNode, `invalid variable name "${short(e.key)}" in ${where}`, 'variable names use letters, digits and "_"');
       } else {
         // A typo of a connection setting would otherwise be a variable nobody reads, and the
         // run would go ahead with the default (another user, another key).
         const near = nearMiss(e.key, CONNECTION_KEYS);
         if (near) src.fail(e.keyNode, `"${short(e.key)}" in ${where} looks like a connection setting but is none; did you mean "${near}"?`, 'rename it if it is a variable of your own');
+        if (!VAR_NAME_RE.test(e.key) || e.key === '__proto__') {
+          src.fail(e.keyNode, `invalid variable name "${short(e.key)}" in ${where}`, 'variable names use letters, digits and "_"');
+        }
       }
       into.raw[e.key] = src.toJS(e.value);
     }

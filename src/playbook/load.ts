@@ -11,6 +11,7 @@ import type { ArgSpec, OperationDef } from '../operations/types.js';
 import { describe, readInputFile, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
 import type { Play, Playbook, Task, WhenExpr, WhenNode } from './types.js';
 import { checkTemplate, freeVariables } from '../template/index.js';
+import { didYouMean } from '../util/did-you-mean.js';
 import { WhenSyntaxError, parseWhen } from './when.js';
 
 export type Registry = Map<string, OperationDef<any>>;
@@ -44,6 +45,20 @@ function readVars(n: WhenNode): string[] {
       return readVars(n.expr);
     default:
       return [...readVars(n.left), ...readVars(n.right)];
+  }
+}
+
+function testedVars(n: WhenNode): string[] {
+  switch (n.kind) {
+    case 'defined':
+      return [n.path[0]!];
+    case 'var':
+    case 'lit':
+      return [];
+    case 'not':
+      return testedVars(n.expr);
+    default:
+      return [...testedVars(n.left), ...testedVars(n.right)];
   }
 }
 
@@ -267,7 +282,7 @@ class PlayParser {
   }
 
   private suggest(name: string): string {
-    const close = [...this.known!].find((k) => k.toLowerCase() === name.toLowerCase() || (Math.abs(k.length - name.length) <= 1 && [...name].filter((c, i) => k[i] !== c).length <= 1));
+    const close = didYouMean(name, this.known!);
     return close ? `; did you mean "${close}"?` : '';
   }
 
@@ -309,7 +324,9 @@ class PlayParser {
     if (parsed.length === 0) src.fail(e.value, 'when: empty list of conditions', undefined, e.keyNode);
     if (this.known) {
       parsed.forEach((p, i) => {
-        const name = readVars(p.root).find((n) => !this.known!.has(n));
+        // A name the condition tests with "is defined" may be read where the test allows it.
+        const tested = new Set(testedVars(p.root));
+        const name = readVars(p.root).find((n) => !this.known!.has(n) && !tested.has(n));
         if (name === undefined) return;
         const text = parts[i]!;
         const offset = Math.max(0, text.search(new RegExp(`(?<![\\w.'"])${name}(?![\\w])`)));

@@ -55,6 +55,7 @@ export class YamlSource {
     const src = new YamlSource(text, file, code, doc, lines);
     src.secretKeys = opts.secretKeys ?? [];
     src.mapLocation = opts.mapLocation;
+    src.collectSecrets();
     const err = doc.errors[0];
     // An unknown tag (`!vault`, `!!js/function`) would otherwise be dropped and its value
     // used as a plain string: an encrypted blob taken as a password.
@@ -80,6 +81,35 @@ export class YamlSource {
       throw new ProvisionError(code, `invalid YAML: ${err.message}`, { location: at });
     }
     return src;
+  }
+
+  /** Values of secret keys: an alias may carry one to another key, whose errors quote values. */
+  private secretValues: string[] = [];
+
+  private collectSecrets(): void {
+    if (this.secretKeys.length === 0 || this.doc.errors.length) return;
+    visit(this.doc, {
+      Pair: (_, pair) => {
+        const k = pair.key as YNode;
+        if (!isScalar(k) || !this.secretKeys.includes(String(k.value))) return;
+        let v = pair.value as YNode;
+        if (isAlias(v)) v = (v as Alias).resolve(this.doc) as YNode;
+        if (isScalar(v) && v.value != null && String(v.value).length > 0) this.secretValues.push(String(v.value));
+      },
+    });
+    this.secretValues.sort((a, b) => b.length - a.length);
+  }
+
+  /** `text` with every secret value of this file masked. */
+  redact(text: string): string;
+  redact(text: string | undefined): string | undefined;
+  redact(text: string | undefined): string | undefined {
+    if (text === undefined) return text;
+    let out = text;
+    for (const v of this.secretValues) {
+      for (const form of new Set([v, JSON.stringify(v).slice(1, -1), short(v)])) if (form.length >= 2) out = out.split(form).join('********');
+    }
+    return out;
   }
 
   /** Text of the map key that starts at `offset`, if any. */
@@ -133,11 +163,11 @@ export class YamlSource {
   }
 
   fail(node: YNode, message: string, hint?: string, fallback?: YNode): never {
-    throw new ProvisionError(this.code, message, { location: this.loc(node, fallback), hint });
+    throw new ProvisionError(this.code, this.redact(message), { location: this.loc(node, fallback), hint: this.redact(hint) });
   }
 
   failAt(location: SourceLocation, message: string, hint?: string): never {
-    throw new ProvisionError(this.code, message, { location, hint });
+    throw new ProvisionError(this.code, this.redact(message), { location, hint: this.redact(hint) });
   }
 
   /** Follows aliases (`*name`) to the anchored node. */
