@@ -177,7 +177,7 @@ describe('bad command lines', () => {
     ['inventory is a directory', [BAD], new RegExp(`^error: cannot read inventory ${esc(BAD)}: it is a directory \\(EISDIR\\)$`)],
     ['missing playbook file', [GOOD_INVENTORY, '--playbook', nope], new RegExp(`^error: cannot read playbook ${esc(nope)}: no such file`)],
     ['--forks 0', [GOOD_INVENTORY, '--forks', '0'], /^error: --forks must be a positive whole number, not "0"$/],
-    ['--limit naming no host', [GOOD_INVENTORY, '--limit', 'etcd9'], /^error: unknown host or group "etcd9" in host pattern "etcd9"$/],
+    ['--limit naming no host', [GOOD_INVENTORY, '--limit', 'etcd9'], /^error: --limit etcd9 selects no host of this run$/],
     ['unknown option', [GOOD_INVENTORY, '--chek'], /^error: Unknown option '--chek'/],
   ];
   it.concurrent.each(cases)('%s', async (_name, args, first) => {
@@ -250,11 +250,11 @@ describe('legal but unwise choices warn and go on', () => {
     expect((await run([closed, '--check'])).stdout).not.toMatch(/holds passwords/);
   });
 
-  it('an inventory without a cluster runs the default playbook on nothing, and says so', async () => {
+  it('an inventory without a cluster, run with the default playbook: an error, not "nothing to do"', async () => {
     const f = write('no-cluster.yaml', HOSTS(3));
     const r = await run([f, '--check']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(2);
     expect(r.connections).toBe(0);
-    expect(r.stdout).toMatch(/warning: nothing to do: no play of .* matches a host of the inventory \(the inventory has no cluster: section\)/);
+    expect(r.stderr).toMatch(/^error: .*no-cluster\.yaml:1:1: .* has no cluster: section, and the default playbook builds the inventory's cluster/);
   });
 });
