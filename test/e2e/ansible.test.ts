@@ -145,7 +145,7 @@ describe('Ansible users on the lab', () => {
     it('a healthy cluster: every member, one leader, exit 0, and nothing changed on the nodes', async () => {
       const before = await Promise.all(members().map((n) => snapshotNode(n.address)));
       const { code, json } = await status(iniInv);
-      expect(json.problems).toEqual([]);
+      expect(json.problems, JSON.stringify(json, null, 1)).toEqual([]);
       expect(code).toBe(0);
       expect(json.healthy).toBe(true);
       expect(json.listed!.sort()).toEqual(members().map((n) => n.name).sort());
@@ -167,7 +167,8 @@ describe('Ansible users on the lab', () => {
       const term = (JSON.parse(r.stdout) as { Status: { raftTerm: number } }[])[0]!.Status.raftTerm;
       expect(json.members[0]!.raftTerm).toBe(term);
       const after = await Promise.all(members().map((n) => snapshotNode(n.address)));
-      members().forEach((_, i) => expect(snapshotDiff(before[i]!, after[i]!)).toEqual([]));
+      // etcd itself writes its WAL and database as it runs; everything else stays as it was.
+      members().forEach((_, i) => expect(snapshotDiff(before[i]!, after[i]!).filter((l) => !l.includes('/var/lib/etcd/'))).toEqual([]));
       // The terminal form says the same.
       const t = await provision([yamlInv, 'status']);
       expect(t.code).toBe(0);
