@@ -3,6 +3,8 @@
  * operation registry's ArgSpecs at load time; argument values stay raw (templates are
  * rendered later). `when:` is parsed here, evaluated per host later.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { isScalar, type Node } from 'yaml';
 import { ProvisionError, isProvisionError, type SourceLocation } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
@@ -265,6 +267,25 @@ class PlayParser {
    */
   private checkDefined(op: string, a: MapEntry, value: unknown): void {
     if (!this.known) return;
+    // A template file (the file operation's `template`, relative to the playbook): its variables too.
+    if (a.key === 'template' && typeof value === 'string' && !value.includes('{{')) {
+      const file = path.resolve(path.dirname(path.resolve(this.src.file)), value);
+      let text: string | undefined;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch {
+        text = undefined; // a missing template is reported when the task runs
+      }
+      const unknown = text === undefined ? undefined : freeVariables(text).find((v) => !this.known!.has(v.name));
+      if (unknown && text !== undefined) {
+        const before = text.slice(0, unknown.offset).split('\n');
+        this.src.failAt(
+          { file, line: before.length, col: before[before.length - 1]!.length + 1 },
+          `undefined variable "${unknown.name}"${this.suggest(unknown.name)} (template of the task at ${path.basename(this.src.file)}:${this.src.loc(a.value).line})`,
+          'variables come from the inventory (vars, group_vars, host_vars), the play\'s vars and -e',
+        );
+      }
+    }
     const strings: string[] = [];
     const walk = (v: unknown): void => {
       if (typeof v === 'string') strings.push(v);

@@ -278,6 +278,14 @@ describe('undefined variables found at load time', () => {
     expect(parsePlaybook(play(task), '/p.yaml', operations, inv()).plays[0]!.tasks).toHaveLength(1);
   });
 
+  it('a template file: the undefined variable at its line and column in that file', () => {
+    const dir = path.dirname(files({ 'tpl/conf.j2': '# conf\nname = {{ inventory_hostname }}\nregion = {{ regon }}\n' }));
+    const pb = path.join(dir, 'play.yaml');
+    const e = errorOf(() => parsePlaybook(play('    - file: { path: /etc/x.conf, template: conf.j2 }\n'), pb, operations, inv()));
+    expect(e.message).toBe('undefined variable "regon"; did you mean "region"? (template of the task at play.yaml:4)');
+    expect(e.location).toEqual({ file: path.join(dir, 'conf.j2'), line: 3, col: 13 });
+  });
+
   it('freeVariables', () => {
     expect(freeVariables('{% set y = 1 %}{{ y }}{{ a.b }}{% if c is defined %}{{ c }}{% endif %}').map((v) => v.name)).toEqual(['a', 'c']);
   });
