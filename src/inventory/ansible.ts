@@ -44,14 +44,14 @@ export const isAnsibleKey = (k: string): boolean => Object.hasOwn(ANSIBLE_KEYS, 
 
 /** Names people use for our connection keys (from other tools), each with the key it means. */
 const SYNONYMS: Record<string, string> = {
-  hostname: 'address', ssh_host: 'address', ip: 'address', ip_address: 'address',
-  username: 'user', login: 'user', ssh_user: 'user', remote_user: 'user', login_user: 'user',
+  ssh_host: 'address', ip_address: 'address',
+  username: 'user', ssh_user: 'user', remote_user: 'user', login_user: 'user',
   ssh_port: 'port',
-  identity_file: 'key_file', private_key: 'key_file', private_key_file: 'key_file', ssh_key: 'key_file', ssh_key_file: 'key_file', keyfile: 'key_file',
-  ssh_password: 'password', ssh_pass: 'password', passwd: 'password', pass: 'password',
+  identity_file: 'key_file', private_key: 'key_file', private_key_file: 'key_file', ssh_key: 'key_file', ssh_key_file: 'key_file',
+  ssh_private_key_file: 'key_file', keyfile: 'key_file',
+  ssh_password: 'password', ssh_pass: 'password', passwd: 'password',
   sudo: 'become', sudo_user: 'become_user', sudo_password: 'become_password', sudo_pass: 'become_password', become_pass: 'become_password',
-  become_method: 'become', jump_host: 'proxy_jump', bastion: 'proxy_jump', proxyjump: 'proxy_jump',
-  strict_host_key_checking: 'host_key_checking', timeout: 'connect_timeout',
+  become_method: 'become', jump_host: 'proxy_jump', proxyjump: 'proxy_jump', strict_host_key_checking: 'host_key_checking',
 };
 
 const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
@@ -64,6 +64,8 @@ export function nearMiss(key: string, ours: readonly string[]): string | undefin
   let best: { k: string; d: number } | undefined;
   for (const c of candidates) {
     if (c === key) return undefined;
+    // A plural is another word (users, ports), not a typo of the setting.
+    if (lower === `${c}s`) continue;
     const d = norm(c) === norm(key) ? 0 : editDistance(lower, c);
     const allowed = c.length <= 6 ? 1 : 2;
     if (d <= allowed && (!best || d < best.d)) best = { k: c, d };

@@ -105,8 +105,8 @@ describe('the YAML form with ansible_* variables', () => {
   });
 
   it('an ordinary variable near no connection setting is a variable', () => {
-    const inv = load(files({ 'inv.yaml': 'all:\n  vars:\n    etcd_heartbeat: 100\n    region: eu\n  hosts:\n    a: { address: 10.0.0.1 }\n' }));
-    expect(inv.hosts.get('a')!.vars).toMatchObject({ etcd_heartbeat: 100, region: 'eu' });
+    const inv = load(files({ 'inv.yaml': 'all:\n  vars:\n    etcd_heartbeat: 100\n    region: eu\n    users: [a, b]\n    ports: [80]\n    timeout: 5\n    hostname: web1\n  hosts:\n    a: { address: 10.0.0.1 }\n' }));
+    expect(inv.hosts.get('a')!.vars).toMatchObject({ etcd_heartbeat: 100, region: 'eu', users: ['a', 'b'], ports: [80], timeout: 5, hostname: 'web1' });
   });
 });
 
