@@ -122,7 +122,9 @@ async function benchProvision() {
   console.log('## provision (3-node lab, static bootstrap)');
   await lab.up({ nodes: 3 });
   const inv = path.join(projectRoot, 'inventories/lab.yaml');
-  const rows: Record<string, { ms: number[]; peak: number[] }> = { converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] } };
+  const rows: Record<string, { ms: number[]; peak: number[] }> = {
+    converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] }, status: { ms: [], peak: [] }, exec: { ms: [], peak: [] },
+  };
   const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
     rows[k]!.ms.push(r.ms);
@@ -134,11 +136,17 @@ async function benchProvision() {
     record('rerun', await cli([inv]));
     record('check', await cli([inv, '--check', '--diff']));
   }
+  // Ad-hoc commands on the converged cluster: status (every member read) and exec on all 4 hosts.
+  for (let i = 0; i < RUNS; i++) {
+    record('status', await cli([inv, 'status']));
+    record('exec', await cli([inv, 'exec', '--', 'true']));
+  }
   const withEtcd = memPerNodeMb();
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
-  const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
+  const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s', status: '< 1 s', exec: '< 0.5 s' };
   const names: Record<string, string> = {
     converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
+    status: 'status, healthy cluster', exec: 'exec -- true, 4 hosts',
   };
   for (const [k, v] of Object.entries(rows)) {
     console.log(`${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
