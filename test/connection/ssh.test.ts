@@ -446,7 +446,7 @@ describe('files (SFTP)', () => {
       writeFileSync(p, 'old');
       await c.writeFile(p, 'via mv');
       expect(readFileSync(p, 'utf8')).toBe('via mv');
-      expect(plain.execs.at(-1)!.command).toMatch(/^mv -f -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
+      expect(plain.execs.at(-1)!.command).toMatch(/^mv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
     } finally {
       await plain.close();
     }
