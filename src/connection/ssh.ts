@@ -315,7 +315,22 @@ function forwardOut(jump: SshClient, jt: Target, address: string, port: number):
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Open the connection to one host (through its jump host, if any) and log in. */
+/**
+ * Passwords are one line (sudo reads one; what follows would reach the command's stdin). The
+ * inventory refuses them with file:line:col; this refuses them from any other source.
+ */
+function checkPasswords(settings: ConnectionSettings): void {
+  for (const [key, v] of [['password', settings.password], ['become_password', settings.becomePassword]] as const) {
+    if (v !== undefined && /[\r\n]/.test(v)) {
+      throw new ProvisionError('AUTH', `${key} of ${settings.name} contains a line break (the value is not shown); refusing to send it`, {
+        hint: 'a password is one line; a YAML block scalar (|) ends with a line break',
+      });
+    }
+  }
+}
+
 export async function connect(settings: ConnectionSettings): Promise<Connection> {
+  checkPasswords(settings);
   const target: Target = { name: settings.name, address: settings.address, port: settings.port, user: settings.user };
   let jump: SshClient | undefined;
   if (settings.proxyJump) {
