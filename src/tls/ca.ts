@@ -284,8 +284,9 @@ async function make(dir: string, name: string, spec: MakeSpec): Promise<Loaded> 
 
 /** A self-contained openssl config: the system's openssl.cnf adds nothing to our certificates. */
 export function opensslConfig(spec: Pick<MakeSpec, 'cn' | 'ca' | 'eku' | 'sans'>): string {
+  // pathlen:0: the CA signs end-entity certificates only, never another CA.
   const ext = spec.ca
-    ? ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash']
+    ? ['basicConstraints = critical,CA:TRUE,pathlen:0', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash']
     : [
         'basicConstraints = critical,CA:FALSE',
         'keyUsage = critical,digitalSignature',

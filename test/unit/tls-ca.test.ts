@@ -78,7 +78,7 @@ describe('ensureClusterCerts (openssl)', () => {
     expect(certs.ca.certPath).toBe(join(dir, 'ca.crt'));
 
     const ca = text(join(dir, 'ca.crt'));
-    expect(ca).toContain('CA:TRUE');
+    expect(ca).toMatch(/CA:TRUE, pathlen:0/); // signs end-entity certificates only
     expect(ca).toContain('ASN1 OID: prime256v1');
 
     const m = text(join(dir, 'etcd0.crt'));
