@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureLab } from '../helpers/lab.js';
+import { ensureLab, etcdNodes, lab } from '../helpers/lab.js';
 import { FAULT_KINDS, formatFigures, soak, soakRuns } from '../helpers/soak.js';
 
 const RUNS = soakRuns(FAULT_KINDS.length);
@@ -17,6 +17,8 @@ let dir: string;
 describe('soak on the lab', () => {
   beforeAll(async () => {
     await ensureLab();
+    // From bare members: an earlier test file may have left another cluster on them.
+    for (const n of etcdNodes()) await lab.resetNode(n.name);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-soak-'));
   });
   afterAll(() => {
