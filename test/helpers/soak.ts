@@ -23,6 +23,8 @@ export const FAULT_KINDS: readonly FaultKind[] = ['stop', 'cut', 'sshd', 'etcd-k
 export interface SoakFigures {
   runs: number;
   faultsInjected: number;
+  /** Faults injected while the converge run was still going (the others landed just after it ended). */
+  faultsDuringRun: number;
   byKind: Record<FaultKind, number>;
   /** Fault runs that still exited 0 (the fault came too late or did not touch what the run needed). */
   faultRunsSucceeded: number;
@@ -154,6 +156,7 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
   const figures: SoakFigures = {
     runs: 0,
     faultsInjected: 0,
+    faultsDuringRun: 0,
     byKind: { stop: 0, cut: 0, sshd: 0, 'etcd-kill': 0 },
     faultRunsSucceeded: 0,
     runsRecovered: 0,
@@ -180,15 +183,17 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
 
   // The two complete renderings of every member's etcd.conf, from converged runs.
   const renderings = new Map<string, Set<string>>(members.map((m) => [m.name, new Set<string>()]));
-  for (const mode of ['any', 'address'] as const) {
+  let changingRunMs = 0;
+  for (const mode of ['any', 'address', 'any', 'address'] as const) {
     const r = await converge(mode);
     if (r.code !== 0) throw new Error(`the soak's setup converge (listen: ${mode}) failed:\n${r.stdout}\n${r.stderr}`);
     for (const m of members) renderings.get(m.name)!.add((await lab.exec(m.name, ['cat', CONF])).stdout);
+    changingRunMs = r.ms;
   }
-  // The duration of a quiet converge bounds the random moment of a fault.
-  const t0 = Date.now();
-  await converge('address');
-  const spanMs = Math.max(2000, (Date.now() - t0) * 3);
+  // A fault lands at a random moment within what a run that changes the members takes here
+  // (measured, not assumed): most land while the run is going; the figures say how many.
+  const spanMs = Math.max(1000, changingRunMs);
+  log(`a converge that rewrites etcd.conf and restarts the members took ${changingRunMs} ms here; faults land within that`);
 
   const checkFiles = async (when: string) => {
     for (const m of members) {
@@ -217,7 +222,11 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
       const delayMs = Math.floor(rnd() * spanMs);
       figures.runs++;
       const live = startProvision([inventories[mode]]);
+      let running = true;
+      void live.done.then(() => (running = false));
       await sleep(delayMs);
+      const during = running;
+      if (during) figures.faultsDuringRun++;
       switch (kind) {
         case 'stop':
           await lab.stopNode(victim);
@@ -245,7 +254,7 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
       if (ok) figures.runsRecovered++;
       else figures.problems.push(`run ${i + 1} (${kind} on ${victim} at ${delayMs} ms): recovery run exit ${rec.code}\n${rec.stdout.split('\n').filter((l) => /fatal|failed|unreachable|error/i.test(l)).slice(0, 10).join('\n')}`);
       await checkFiles(`run ${i + 1} after recovery`);
-      log(`run ${i + 1}/${o.runs}: ${kind} on ${victim} at ${delayMs} ms, fault run exit ${faultRun.code}, recovery ${ok ? 'ok' : `FAILED (exit ${rec.code})`}, keys written ${writer.acked.size}`);
+      log(`run ${i + 1}/${o.runs}: ${kind} on ${victim} at ${delayMs} ms${during ? '' : ' (after the run ended)'}, fault run exit ${faultRun.code}, recovery ${ok ? 'ok' : `FAILED (exit ${rec.code})`}, keys written ${writer.acked.size}`);
     }
   } finally {
     await writer.stop();
@@ -265,7 +274,7 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
 export function formatFigures(f: SoakFigures): string {
   return [
     `runs:                  ${f.runs}`,
-    `faults injected:       ${f.faultsInjected} (${FAULT_KINDS.map((k) => `${k} ${f.byKind[k]}`).join(', ')})`,
+    `faults injected:       ${f.faultsInjected} (${FAULT_KINDS.map((k) => `${k} ${f.byKind[k]}`).join(', ')}; ${f.faultsDuringRun} while the run was going)`,
     `fault runs that still succeeded: ${f.faultRunsSucceeded}`,
     `runs that recovered:   ${f.runsRecovered}`,
     `keys written:          ${f.keysWritten} (writes unacknowledged during faults: ${f.writesUnacknowledged})`,
