@@ -13,7 +13,8 @@ import { limitHosts, loadInventory } from '../inventory/index.js';
 import { execJsonReporter, execTerminalReporter, type ExecHostResult } from '../report/exec.js';
 import { COMMON_OPTIONS, COMMON_USAGE, applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
 import type { MainIO } from './main.js';
-import type { Redactor } from './redact.js';
+import type { OutputRedactor } from './redact.js';
+import { outputSecrets } from '../discovery/token.js';
 
 export const EXEC_USAGE = `usage: provision <inventory> exec [options] -- COMMAND [ARG...]
   runs COMMAND on the hosts at once and prints each host's output and exit status.
@@ -30,7 +31,7 @@ ${COMMON_USAGE}
 
 exit codes: 0 the command succeeded everywhere, 3 it failed on a host, 4 a host was unreachable`;
 
-export async function execCommand(argv: string[], io: MainIO, redactor: Redactor): Promise<number> {
+export async function execCommand(argv: string[], io: MainIO, redactor: OutputRedactor): Promise<number> {
   const dash = argv.indexOf('--');
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
@@ -62,6 +63,7 @@ export async function execCommand(argv: string[], io: MainIO, redactor: Redactor
   const warnings: string[] = [];
   const extra = extraVars(values, process.cwd(), os.homedir(), warnings);
   const inventory = loadInventory(file, extra ? { extraVars: extra } : {});
+  redactor.merge(outputSecrets(inventory));
   for (const s of inventory.secrets ?? []) redactor.add(s);
   const hosts = limitHosts(inventory, values.limit, [...inventory.hosts.keys()]);
   const creds = await applyCredentials(values, inventory, hosts);

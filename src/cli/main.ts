@@ -1,11 +1,12 @@
 /** The command line: the only place that decides exit codes. */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '../connection/ssh.js';
 import { ProvisionError, isProvisionError } from '../errors.js';
 import { runPlaybook } from '../executor/run.js';
-import { loadInventory, selectHosts } from '../inventory/index.js';
+import { limitHosts, loadInventory, selectHosts } from '../inventory/index.js';
 import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
 import { operations } from '../operations/index.js';
@@ -13,16 +14,16 @@ import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
+import { redacting } from '../report/redact.js';
+import { DISCOVERY_TOKEN_PATTERN, outputSecrets } from '../discovery/token.js';
 import { printable, terminalReporter } from '../report/terminal.js';
 import { labCommand } from './lab.js';
 import { COMMON_OPTIONS, COMMON_USAGE, applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
 import { execCommand } from './exec.js';
 import { listings } from './listings.js';
-import { redacting, type Redactor } from './redact.js';
+import { redactingIO, type OutputRedactor } from './redact.js';
 import { commandOf } from './route.js';
 import { statusCommand } from './status.js';
-import os from 'node:os';
-import { limitHosts } from '../inventory/index.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
 
@@ -64,15 +65,16 @@ export interface MainIO {
 const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
 export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<number> {
-  // Every byte printed, errors included, goes through the redactor (see redact.ts).
-  const redactor = redacting(rawIO);
-  const io = redactor.io;
+  // Every byte printed, errors included, goes through the redactor (see redact.ts); the
+  // inventory's secrets are added once it is loaded.
+  const out = redactingIO(rawIO, { patterns: [DISCOVERY_TOKEN_PATTERN] });
+  const io = out.io;
   try {
     if (argv[0] === 'lab') return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
     const command = commandOf(argv);
-    if (command === 'exec') return await execCommand(argv, io, redactor);
-    if (command === 'status') return await statusCommand(argv, io, redactor);
-    return await converge(argv, io, redactor);
+    if (command === 'exec') return await execCommand(argv, io, out);
+    if (command === 'status') return await statusCommand(argv, io, out);
+    return await converge(argv, io, out);
   } catch (e) {
     if (isProvisionError(e)) {
       io.stderr(`error: ${printable(e.format())}\n`);
@@ -88,7 +90,7 @@ export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<n
   }
 }
 
-async function converge(argv: string[], io: MainIO, redactor: Redactor): Promise<number> {
+async function converge(argv: string[], io: MainIO, out: OutputRedactor): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -128,7 +130,8 @@ async function converge(argv: string[], io: MainIO, redactor: Redactor): Promise
   const extra = extraVars(values, process.cwd(), os.homedir(), cliWarnings);
   const inventory = loadInventory(inventoryFile, extra ? { extraVars: extra } : {});
   inventory.warnings.unshift(...cliWarnings);
-  for (const s of inventory.secrets ?? []) redactor.add(s);
+  out.merge(outputSecrets(inventory));
+  for (const s of inventory.secrets ?? []) out.add(s);
   // Known not to work with the etcd this targets: refused before any host is touched.
   const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
   if (unworkable) {
@@ -154,10 +157,12 @@ async function converge(argv: string[], io: MainIO, redactor: Redactor): Promise
   }
   if (limited.size === 0) inventory.warnings.push(`nothing to do: no play of ${playbook.file} matches a host of the inventory`);
   const creds = await applyCredentials(values, inventory, [...limited]);
-  creds.secrets.forEach(redactor.add);
-  const emit = values.json
-    ? jsonReporter(io.stdout)
-    : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout });
+  creds.secrets.forEach(out.add);
+  // Passwords and capability-like values (discovery tokens) are masked in all output.
+  const emit = redacting(
+    values.json ? jsonReporter(io.stdout) : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout }),
+    out.redact,
+  );
 
   let aborted = false;
   const onSigint = () => {

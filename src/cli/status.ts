@@ -14,7 +14,8 @@ import { judge, memberStatus, type ClusterStatus, type MemberStatus } from '../o
 import { printable } from '../report/terminal.js';
 import { COMMON_OPTIONS, COMMON_USAGE, applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
 import type { MainIO } from './main.js';
-import type { Redactor } from './redact.js';
+import type { OutputRedactor } from './redact.js';
+import { outputSecrets } from '../discovery/token.js';
 
 export const STATUS_USAGE = `usage: provision <inventory> status [--json]
   the cluster's members as they are (unit, version, leader, raft term and index, database
@@ -26,7 +27,7 @@ ${COMMON_USAGE}
 
 exit codes: 0 healthy, 3 not healthy (the problems are listed), 4 a member's host was unreachable`;
 
-export async function statusCommand(argv: string[], io: MainIO, redactor: Redactor): Promise<number> {
+export async function statusCommand(argv: string[], io: MainIO, redactor: OutputRedactor): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -41,6 +42,7 @@ export async function statusCommand(argv: string[], io: MainIO, redactor: Redact
   const warnings: string[] = [];
   const extra = extraVars(values, process.cwd(), os.homedir(), warnings);
   const inventory = loadInventory(file, extra ? { extraVars: extra } : {});
+  redactor.merge(outputSecrets(inventory));
   for (const s of inventory.secrets ?? []) redactor.add(s);
   const cluster = inventory.cluster;
   if (!cluster) {

@@ -107,7 +107,7 @@ export class YamlSource {
     if (text === undefined) return text;
     let out = text;
     for (const v of this.secretValues) {
-      for (const form of new Set([v, JSON.stringify(v).slice(1, -1), short(v)])) if (form.length >= 2) out = out.split(form).join('********');
+      for (const form of new Set([v, JSON.stringify(v).slice(1, -1), short(v)])) if (form.length >= 2) out = out.split(form).join('<hidden>');
     }
     return out;
   }

@@ -260,12 +260,12 @@ describe('Ansible users on the lab', () => {
       const r = await provision([inv, '--playbook', pb, '-vvv']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout + r.stderr).not.toContain(secret);
-      expect(r.stdout).toContain('********');
+      expect(r.stdout).toContain('<hidden>');
       const j = await provision([inv, '--playbook', pb, '--json']);
       expect(j.stdout + j.stderr).not.toContain(secret);
       expect((await ssh(members()[0]!.address, 'cat /tmp/provision-secret; rm -f /tmp/provision-secret /tmp/provision-marker')).stdout).toBe(`${secret}\n`);
       const e = await provision([inv, 'exec', '--limit', 'etcd0', '--', `echo ${secret}`]);
-      expect(e.stdout).toContain('etcd0 | SUCCESS | rc=0 >>\n********\n');
+      expect(e.stdout).toContain('etcd0 | SUCCESS | rc=0 >>\n<hidden>\n');
       expect(e.stdout + e.stderr).not.toContain(secret);
     });
   });
