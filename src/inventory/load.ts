@@ -59,7 +59,8 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
     src = YamlSource.parse(ini ? ini.yaml : (text as string), file, 'INVENTORY', { secretKeys: SECRET_KEYS, mapLocation: ini?.mapLocation });
   } catch (e) {
     // An INI inventory in a .yaml file: say what it is rather than "Unexpected scalar".
-    if (!ini && e instanceof ProvisionError && /invalid YAML/.test(e.message) && looksLikeIni('', text as string)) {
+    // (YamlSource.parse throws only for text that is not YAML it accepts.)
+    if (!ini && e instanceof ProvisionError && looksLikeIni('', text as string)) {
       throw new ProvisionError('INVENTORY', `${e.message} (this looks like an INI inventory)`, { location: e.location, hint: 'name the file .ini (or give it no .yaml/.yml extension) to read it as one' });
     }
     throw e;
