@@ -121,7 +121,8 @@ async function resetEtcdNodes() {
 async function benchProvision() {
   console.log('## provision (3-node lab, static bootstrap)');
   await lab.up({ nodes: 3 });
-  const inv = path.join(projectRoot, 'inventories/lab.yaml');
+  // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
+  const inv = lab.labFiles.inventory;
   const rows: Record<string, { ms: number[]; peak: number[] }> = { converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] } };
   const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
