@@ -7,6 +7,7 @@
  * With become (sudo): one shell script under sudo, the content on stdin.
  */
 import { randomBytes } from 'node:crypto';
+import { formatMode } from '../util/format.js';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { ProvisionError } from '../errors.js';
@@ -67,10 +68,6 @@ function chownSpec(opts: WriteFileOptions): string {
   return '';
 }
 
-function modeString(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
 /**
  * The script run under sudo. Positional args: $1 dir, $2 base name, $3 mode ('' = keep the
  * target's, else 0644), $4 chown spec ('' = keep the target's owner), $5 target path.
@@ -101,7 +98,7 @@ export async function writeRemoteFile(
   if (base === '' || base === '.' || base === '..' || path.endsWith('/')) throw writeError(ctx, path, 'not a file path');
 
   if (become) {
-    const mode = opts.mode === undefined ? '' : modeString(opts.mode);
+    const mode = opts.mode === undefined ? '' : formatMode(opts.mode);
     const cmd = shellJoin(['sh', '-c', WRITE_SCRIPT, 'sh', dir, base, mode, chownSpec(opts), path]);
     const r = await ctx.run(cmd, { become: true, stdin: data });
     if (r.exitCode !== 0) throw writeError(ctx, path, firstLine(r.stderr) || `exit status ${r.exitCode}`);

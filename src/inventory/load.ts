@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
+import { formatMode } from '../util/format.js';
 import { YamlSource, readInputFile } from '../util/yaml.js';
 import { parseCluster } from './cluster.js';
 import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
@@ -37,7 +38,7 @@ export function loadInventory(file: string, opts: InventoryOptions = {}): Invent
     const mode = fs.statSync(file).mode & 0o777;
     if (mode & 0o044) {
       inventory.warnings.push(
-        `${file} holds passwords and others can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it, or use key files and sudo without a password`,
+        `${file} holds passwords and others can read it (mode ${formatMode(mode)}); chmod 600 it, or use key files and sudo without a password`,
       );
     }
   }

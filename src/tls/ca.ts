@@ -13,6 +13,8 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { isIP } from 'node:net';
+import { formatMode } from '../util/format.js';
+import { canonicalIp } from '../util/ip.js';
 import { join } from 'node:path';
 import { ProvisionError } from '../errors.js';
 import type { ClusterSpec } from '../inventory/types.js';
@@ -127,7 +129,7 @@ async function ensurePrivateDir(dir: string, log: (l: string) => void): Promise<
   const st = await fsp.stat(dir);
   if (!st.isDirectory()) throw new ProvisionError('USAGE', `tls dir ${dir} is not a directory`);
   if ((st.mode & 0o777) !== 0o700) {
-    log(`tls: ${dir} had mode ${(st.mode & 0o777).toString(8)}; setting 0700`);
+    log(`tls: ${dir} had mode ${formatMode(st.mode & 0o777)}; setting 0700`);
     await fsp.chmod(dir, 0o700);
   }
 }
@@ -146,7 +148,7 @@ async function load(paths: { certPath: string; keyPath: string }, log: (l: strin
   }
   const mode = (await fsp.stat(paths.keyPath)).mode & 0o777;
   if (mode !== 0o600) {
-    log(`tls: ${paths.keyPath} had mode ${mode.toString(8)}; setting 0600`);
+    log(`tls: ${paths.keyPath} had mode ${formatMode(mode)}; setting 0600`);
     await fsp.chmod(paths.keyPath, 0o600);
   }
   return { ...paths, cert, key, x509 };
@@ -188,11 +190,7 @@ export function parseSans(text: string): string[] {
 
 const sanSet = (s: SubjectAltNames): Set<string> => new Set([...s.dns.map((d) => `DNS:${d.toLowerCase()}`), ...s.ip.map((i) => `IP:${canonicalIp(i)}`)]);
 
-/** openssl prints IPv6 SANs uncompressed and in capitals (FD00:0:0:0:0:0:0:1). */
-function canonicalIp(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
-  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-}
+// openssl prints IPv6 SANs uncompressed and in capitals (FD00:0:0:0:0:0:0:1): compared canonical.
 
 interface MakeSpec {
   cn: string;
