@@ -8,9 +8,8 @@ import { runPlaybook } from '../executor/run.js';
 import { loadInventory, selectHosts } from '../inventory/index.js';
 import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
-import { operations } from '../operations/index.js';
+import { createRuntime, operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
-import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { printable, terminalReporter } from '../report/terminal.js';
@@ -127,6 +126,8 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
     io.stderr('\ninterrupt: finishing the steps in flight (Ctrl-C again to exit at once)\n');
   };
   process.on('SIGINT', onSigint);
+  // The cluster's certificates and discovery token: made once, only if a task asks for them.
+  const runtime = createRuntime({ check: !!values.check, inventory, log: (message) => emit({ type: 'notice', message }) });
   try {
     const summary = await runPlaybook(inventory, playbook, {
       check: !!values.check,
@@ -134,10 +135,10 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
       limit: values.limit,
       operations,
       connect: io.connect ?? connect,
-      vars: values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {},
+      runtime,
+      options: { allowPartial: !!values['allow-partial'], replaceLostMembers: !!values['replace-lost-members'] },
       emit,
       aborted: () => aborted,
-      allowPartial: !!values['allow-partial'],
     });
     if (summary.interrupted) return EXIT.interrupted;
     const recaps = Object.values(summary.hosts);
@@ -145,6 +146,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
     if (recaps.some((r) => r.failed)) return EXIT.failed;
     return EXIT.ok;
   } finally {
+    runtime.dispose();
     process.off('SIGINT', onSigint);
   }
 }

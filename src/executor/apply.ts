@@ -4,6 +4,7 @@ import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
 import { unitReport } from '../facts/systemd.js';
 import type { Step } from '../plan/types.js';
+import { fileStamp } from '../util/format.js';
 
 const tail = (s: string, n = 20) => s.trim().split('\n').slice(-n).join('\n');
 
@@ -20,8 +21,7 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
     return;
   }
   if (step.backup && step.before) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
-    const r = await conn.exec(shellJoin(['cp', '-p', '--', step.path, `${step.path}.${stamp}.bak`]));
+    const r = await conn.exec(shellJoin(['cp', '-p', '--', step.path, `${step.path}.${fileStamp()}.bak`]));
     if (r.exitCode !== 0) throw new ProvisionError('COMMAND', `backup of ${step.path} failed: ${tail(r.stderr)}`);
   }
   // A file that exists has its directory; otherwise make sure the directory is there.

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../util/poll.js';
 import { ProvisionError } from '../errors.js';
 import { dnsSrv, type SrvAnswer } from '../facts/dns.js';
 import { probeFact } from '../facts/run.js';
@@ -154,15 +154,14 @@ export const dnsCheckOp = defineOperation<DnsCheckArgs>({
     return {
       steps: [],
       verify: async (conn): Promise<VerifyResult> => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
+        const read = async () => {
           const answer = await probeFact(conn, dnsSrv, { name, server });
-          const missing = missingTargets(answer, expect);
-          if (answer.ok && missing.length === 0)
-            return { ok: true, message: `${server} answers SRV ${name} with ${expect.join(', ')}`, data: answer.records };
-          if (Date.now() + a.interval_ms! > deadline) return { ok: false, message: failure(name, server, answer, missing), data: answer.ok ? answer.records : undefined };
-          await sleep(a.interval_ms!);
-        }
+          return { answer, missing: missingTargets(answer, expect) };
+        };
+        const { value, done } = await pollUntil(read, (r) => r.answer.ok && r.missing.length === 0, { timeoutMs, intervalMs: a.interval_ms! });
+        const { answer, missing } = value;
+        if (done) return { ok: true, message: `${server} answers SRV ${name} with ${expect.join(', ')}`, data: answer.ok ? answer.records : undefined };
+        return { ok: false, message: failure(name, server, answer, missing), data: answer.ok ? answer.records : undefined };
       },
     };
   },

@@ -16,6 +16,7 @@ export { renderEtcdConf, memberUrls, clusterMembers, etcdTlsPaths, memberDataDir
 export { ETCD_DROPIN } from './etcd-unit.js';
 export { createRuntime, type ClusterRuntime } from './runtime.js';
 export type { MemberRow } from './etcd-verify.js';
+export { etcdStartWait } from './etcd-start.js';
 
 /**
  * `flush_handlers`: run the handlers notified so far (as Ansible's meta: flush_handlers). The

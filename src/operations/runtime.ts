@@ -35,8 +35,6 @@ export interface ClusterRuntime {
   discoveryUrl(cluster: ClusterSpec): Promise<DiscoveryResult>;
   /** Removes throwaway files (--check). */
   dispose(): void;
-  /** The hosts this run works on (after --limit). */
-  hosts?: ReadonlySet<string>;
 }
 
 export interface RuntimeOptions {
@@ -45,7 +43,6 @@ export interface RuntimeOptions {
   /** Messages for the user (made a CA, made a token). */
   log: (line: string) => void;
   fetchImpl?: typeof fetch;
-  hosts?: readonly string[];
 }
 
 export const NEW_TOKEN_PLACEHOLDER = '<new token>';
@@ -91,6 +88,5 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
     certs: (cluster) => (certs ??= makeCerts(cluster)),
     discoveryUrl: (cluster) => (discovery ??= findUrl(cluster)),
     dispose: () => temps.forEach((t) => rmSync(t, { recursive: true, force: true })),
-    hosts: opts.hosts && new Set(opts.hosts),
   };
 }

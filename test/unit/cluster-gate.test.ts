@@ -63,7 +63,7 @@ async function run(o: { down?: string[]; withData?: string[]; unreadable?: strin
     forks: o.forks ?? 5,
     limit: o.limit,
     operations: ops,
-    allowPartial: o.allowPartial,
+    options: { allowPartial: o.allowPartial },
     emit: (e) => events.push(e),
     connect: async (s: ConnectionSettings): Promise<Connection> => {
       const name = s.name;

@@ -12,7 +12,7 @@ const NOT_FOUND = unit({ loadState: 'not-found', unitFileState: '', fragmentPath
 const RUNNING = unit({ activeState: 'active', subState: 'running', unitFileState: 'enabled' });
 const fx = (u: SystemdUnit, name = 'etcd'): Fixture => ({ facts: [fact(systemdUnit, { name }, u)] });
 const sc = (verb: string, command: string, eff: object): Step => ({ kind: 'command', description: `${verb} etcd.service`, command, effects: [{ kind: 'service', name: 'etcd.service', ...eff }] });
-const START = sc('start', 'systemctl start -- etcd.service', { active: true });
+const START = sc('start', 'systemctl start -- etcd.service', { active: true, fromStopped: true });
 const ENABLE = sc('enable', 'systemctl enable --no-reload -- etcd.service', { enabled: true });
 const RESET_FAILED: Step = { kind: 'command', description: 'reset-failed etcd.service', command: 'systemctl reset-failed -- etcd.service' };
 const RELOAD: Step = { kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] };
@@ -24,7 +24,7 @@ const cases: { name: string; args: ServiceArgs; fx: Fixture; steps: Step[] }[] =
   { name: 'restart failed', args: { name: 'etcd', state: 'restarted' }, fx: fx(unit({ activeState: 'failed', subState: 'failed' })), steps: [RESET_FAILED, sc('restart', 'systemctl restart -- etcd.service', { active: true })] },
   { name: 'already running', args: { name: 'etcd', state: 'started', enabled: true }, fx: fx(RUNNING), steps: [] },
   { name: 'activating counts as started (notify unit waiting for quorum)', args: { name: 'etcd', state: 'started' }, fx: fx(unit({ activeState: 'activating', subState: 'start' })), steps: [] },
-  { name: 'start --no-block and enable', args: { name: 'etcd', state: 'started', enabled: true, no_block: true }, fx: fx(unit()), steps: [ENABLE, sc('start', 'systemctl start --no-block -- etcd.service', { active: true })] },
+  { name: 'start --no-block and enable', args: { name: 'etcd', state: 'started', enabled: true, no_block: true }, fx: fx(unit()), steps: [ENABLE, sc('start', 'systemctl start --no-block -- etcd.service', { active: true, fromStopped: true })] },
   { name: 'stop', args: { name: 'etcd', state: 'stopped' }, fx: fx(RUNNING), steps: [sc('stop', 'systemctl stop -- etcd.service', { active: false })] },
   { name: 'stop stopped', args: { name: 'etcd', state: 'stopped' }, fx: fx(unit()), steps: [] },
   { name: 'restart always', args: { name: 'etcd', state: 'restarted' }, fx: fx(RUNNING), steps: [sc('restart', 'systemctl restart -- etcd.service', { active: true })] },
@@ -39,7 +39,7 @@ const cases: { name: string; args: ServiceArgs; fx: Fixture; steps: Step[] }[] =
     name: 'hostile name',
     args: { name: "x'; reboot #", state: 'started' },
     fx: fx(unit({ unit: "x'; reboot #.service" }), "x'; reboot #"),
-    steps: [{ kind: 'command', description: "start x'; reboot #.service", command: "systemctl start -- 'x'\\''; reboot #.service'", effects: [{ kind: 'service', name: "x'; reboot #.service", active: true }] }],
+    steps: [{ kind: 'command', description: "start x'; reboot #.service", command: "systemctl start -- 'x'\\''; reboot #.service'", effects: [{ kind: 'service', name: "x'; reboot #.service", active: true, fromStopped: true }] }],
   },
 ];
 
