@@ -4,7 +4,7 @@
  * smaller than the cluster do not deadlock. And etcd_verify's early end on a failed unit.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
 import { ProvisionError } from '../../src/errors.js';
 import type { RunEvent, TaskResult } from '../../src/executor/events.js';

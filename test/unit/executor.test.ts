@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { shellJoin } from '../../src/connection/quote.js';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
 import { ProvisionError } from '../../src/errors.js';
 import type { RunEvent, TaskResult } from '../../src/executor/events.js';

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings, ExecOptions } from '../../src/connection/types.js';
 import { ProvisionError, isProvisionError } from '../../src/errors.js';
 import type { RunEvent } from '../../src/executor/events.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { FakeConnection } from '../../../src/connection/fake.js';
+import { FakeConnection } from '../../helpers/fake-connection.js';
 import { file } from '../../../src/facts/file.js';
 import type { ClusterSpec } from '../../../src/inventory/types.js';
 import { dnsCheckOp, dnsmasqSrvOp, missingTargets, precheckDnsBootstrap, renderDnsmasqConf, srvNames } from '../../../src/operations/dnsmasq-srv.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeConnection, type FakeCommandResult } from '../../../src/connection/fake.js';
+import { FakeConnection, type FakeCommandResult } from '../../helpers/fake-connection.js';
 import { file, sha256, type FileFact } from '../../../src/facts/file.js';
 import { etcdVerifyOp } from '../../../src/operations/etcd-verify.js';
 import type { Step } from '../../../src/plan/types.js';
