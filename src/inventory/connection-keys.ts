@@ -6,7 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { HostKeyPolicy } from '../connection/types.js';
-import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import type { YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 
 export const CONNECTION_KEYS = [
   'address',

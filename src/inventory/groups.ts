@@ -5,7 +5,8 @@
  */
 import type { Node } from 'yaml';
 import type { SourceLocation } from '../errors.js';
-import { short, type MapEntry, type YNode, type YamlSource } from '../util/yaml.js';
+import type { MapEntry, YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import { CONNECTION_KEYS, NAME_RE, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
 
 /** Variables set at one level (a group's vars, a host entry). */
