@@ -9,6 +9,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { dirname } from 'node:path';
 import { homedir } from 'node:os';
+import { sleep } from '../util/poll.js';
 
 export type HostKeyCheck =
   | { status: 'match' }
@@ -212,7 +213,6 @@ export async function knownKeyTypes(files: readonly string[], host: string, port
   return types;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Per-process serialisation per file, under the cross-process lock file. */
 const localQueues = new Map<string, Promise<unknown>>();
@@ -238,7 +238,7 @@ async function withLockFile<T>(file: string, fn: () => Promise<T>): Promise<T> {
       } catch {
         continue; // vanished meanwhile: retry at once
       }
-      if (Date.now() > deadline) throw new Error(`cannot lock ${file}: ${lock} exists (remove it if no other provision run is active)`);
+      if (Date.now() > deadline) throw new Error(`cannot lock ${file}: ${lock} exists (remove it if no other provision run is active)`, { cause: e });
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 500);
     }
