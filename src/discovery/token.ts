@@ -34,7 +34,7 @@ const trimSlash = (s: string) => s.replace(/\/+$/, '');
  * A discovery token is a capability: whoever has its URL can register a member under it (and
  * spoil the bootstrap). Output shows `.../v2/keys/discovery/<hidden>`, like a password.
  */
-export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'\/?#&;,)\]}<>]+/g;
+export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'/?#&;,)\]}<>]+/g;
 
 /** What run output must hide for this inventory: passwords, and discovery tokens however given. */
 export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): RedactRules {

@@ -142,7 +142,6 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
   const rnd = prng(seed);
   log(`soak: ${o.runs} runs, seed ${seed}`);
   const members = etcdNodes();
-  const addr = (name: string) => members.find((m) => m.name === name)!.address;
   const vars = { connect_timeout: 5, keepalive_interval: 1, command_timeout: 120 };
   const inventories: Record<'address' | 'any', string> = {
     address: writeInventory(o.dir, 'soak-address', { vars }),
