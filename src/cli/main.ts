@@ -97,7 +97,8 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
     io.stdout(`provision ${pkg.version}\n`);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
+  if (positionals.length !== 1)
+    throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
@@ -114,7 +115,10 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
   const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
   const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
   if (limited.size === 0) {
-    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
+    const why =
+      values.limit !== undefined && selected.size > 0
+        ? `--limit ${values.limit} leaves none of them`
+        : `no play of ${playbook.file} matches a host of the inventory`;
     inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
   }
   // Passwords and capability-like values (discovery tokens) are masked in all output.

@@ -195,8 +195,15 @@ async function runTask(run: HostRun, task: Task, handler: boolean): Promise<Task
   const { state, play, opts } = run;
   const started = Date.now();
   const result: TaskResult = {
-    host: state.host.name, play: play.name, task: task.name, op: task.op,
-    status: 'ok', steps: [], notes: [], handler, durationMs: 0,
+    host: state.host.name,
+    play: play.name,
+    task: task.name,
+    op: task.op,
+    status: 'ok',
+    steps: [],
+    notes: [],
+    handler,
+    durationMs: 0,
   };
   const { ctx, conn } = taskContext(run, task, result.notes);
   const done = (outcome: HostOutcome = 'ok'): TaskOutcome => {

@@ -5,8 +5,24 @@ import { renderStepDiff } from '../plan/diff.js';
 import { formatMode } from '../util/format.js';
 
 export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
-  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; notices: string[]; connections: Record<string, { ms: number; attempts: number }>; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean } = {
-    warnings: [], notices: [], connections: {}, unreachable: {}, tasks: [],
+  const doc: {
+    check?: boolean;
+    inventory?: string;
+    playbook?: string;
+    warnings: string[];
+    notices: string[];
+    connections: Record<string, { ms: number; attempts: number }>;
+    unreachable: Record<string, string>;
+    tasks: unknown[];
+    recap?: unknown;
+    durationMs?: number;
+    interrupted?: boolean;
+  } = {
+    warnings: [],
+    notices: [],
+    connections: {},
+    unreachable: {},
+    tasks: [],
   };
   return (e) => {
     switch (e.type) {
@@ -49,7 +65,12 @@ function taskJson({ table: _, ...r }: TaskResult) {
 function stepJson(s: Step) {
   if (s.kind === 'command') return { kind: s.kind, description: s.description, command: s.command };
   return {
-    kind: s.kind, description: s.description, path: s.path, mode: formatMode(s.mode), owner: s.owner, group: s.group,
+    kind: s.kind,
+    description: s.description,
+    path: s.path,
+    mode: formatMode(s.mode),
+    owner: s.owner,
+    group: s.group,
     diff: renderStepDiff(s),
   };
 }

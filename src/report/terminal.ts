@@ -24,12 +24,10 @@ const statusColour = {
  * line ends stay.
  */
 export function printable(s: string): string {
-  return s
-    .replace(/\r(?!\n)/g, '\\r')
-    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-      const n = c.charCodeAt(0);
-      return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-    });
+  return s.replace(/\r(?!\n)/g, '\\r').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A copy of `v` with every string made printable(). */
@@ -108,7 +106,12 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
   }
 }
 
-const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 function colourDiff(s: string): string {
   return s
