@@ -52,8 +52,13 @@ export async function execCommand(argv: string[], io: MainIO, redactor: OutputRe
     io.stdout(EXEC_USAGE + '\n');
     return 0;
   }
-  const { file, rest } = inventoryArg(values, positionals.filter((p) => p !== 'exec'), EXEC_USAGE);
-  if (rest.length) throw new ProvisionError('USAGE', `unexpected "${rest[0]}" before --`, { hint: 'the command comes after --: provision inv.yaml exec -- uptime' });
+  const { file, rest } = inventoryArg(
+    values,
+    positionals.filter((p) => p !== 'exec'),
+    EXEC_USAGE,
+  );
+  if (rest.length)
+    throw new ProvisionError('USAGE', `unexpected "${rest[0]}" before --`, { hint: 'the command comes after --: provision inv.yaml exec -- uptime' });
   if (command.length === 0 || command.every((w) => w.trim() === '')) throw new ProvisionError('USAGE', 'exec needs a command after --', { hint: EXEC_USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
@@ -108,4 +113,3 @@ export async function execCommand(argv: string[], io: MainIO, redactor: OutputRe
   if (results.some((r) => r.exitCode !== 0)) return 3;
   return 0;
 }
-

@@ -9,9 +9,8 @@ import { runPlaybook } from '../executor/run.js';
 import { limitHosts, loadInventory, selectHosts } from '../inventory/index.js';
 import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
-import { operations } from '../operations/index.js';
+import { createRuntime, operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
-import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { redacting } from '../report/redact.js';
@@ -174,6 +173,8 @@ async function converge(argv: string[], io: MainIO, out: OutputRedactor): Promis
     io.stderr('\ninterrupt: finishing the steps in flight (Ctrl-C again to exit at once)\n');
   };
   process.on('SIGINT', onSigint);
+  // The cluster's certificates and discovery token: made once, only if a task asks for them.
+  const runtime = createRuntime({ check: !!values.check, inventory, log: (message) => emit({ type: 'notice', message }) });
   try {
     const summary = await runPlaybook(inventory, playbook, {
       check: !!values.check,
@@ -182,10 +183,11 @@ async function converge(argv: string[], io: MainIO, out: OutputRedactor): Promis
       limit: values.limit === undefined ? undefined : [...limited].join(','),
       operations,
       connect: io.connect ?? connect,
-      vars: { ...extra?.raw, ...(values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {}) },
+      vars: extra?.raw ?? {},
+      runtime,
+      options: { allowPartial: !!values['allow-partial'], replaceLostMembers: !!values['replace-lost-members'] },
       emit,
       aborted: () => aborted,
-      allowPartial: !!values['allow-partial'],
     });
     if (summary.interrupted) return EXIT.interrupted;
     const recaps = Object.values(summary.hosts);
@@ -193,6 +195,7 @@ async function converge(argv: string[], io: MainIO, out: OutputRedactor): Promis
     if (recaps.some((r) => r.failed)) return EXIT.failed;
     return EXIT.ok;
   } finally {
+    runtime.dispose();
     process.off('SIGINT', onSigint);
   }
 }

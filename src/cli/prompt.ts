@@ -52,7 +52,8 @@ export const askSecret: AskSecret = (prompt) => {
         if (ch === '\u0003') return done(new ProvisionError('INTERRUPTED', 'interrupted'));
         if (ch === '\u0004' && value === '') return done(new ProvisionError('USAGE', 'no password given (end of input)'));
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else if (ch === '\u0015') value = ''; // Ctrl-U: erase the line
+        else if (ch === '\u0015')
+          value = ''; // Ctrl-U: erase the line
         else if (ch >= ' ') value += ch;
       }
     };

@@ -37,7 +37,11 @@ export async function statusCommand(argv: string[], io: MainIO, redactor: Output
     io.stdout(STATUS_USAGE + '\n');
     return 0;
   }
-  const { file, rest } = inventoryArg(values, positionals.filter((p) => p !== 'status'), STATUS_USAGE);
+  const { file, rest } = inventoryArg(
+    values,
+    positionals.filter((p) => p !== 'status'),
+    STATUS_USAGE,
+  );
   if (rest.length) throw new ProvisionError('USAGE', `unexpected argument "${rest[0]}"`, { hint: STATUS_USAGE });
   const warnings: string[] = [];
   const extra = extraVars(values, process.cwd(), os.homedir(), warnings);
@@ -69,7 +73,15 @@ export async function statusCommand(argv: string[], io: MainIO, redactor: Output
       try {
         return await memberStatus(conn, cluster, members, m);
       } catch (e) {
-        return { name: m.name, address: m.address, reachable: !(isProvisionError(e) && e.code === 'CONNECT'), healthy: false, alarms: [], certs: [], errors: [isProvisionError(e) ? e.format() : String(e)] } as MemberStatus;
+        return {
+          name: m.name,
+          address: m.address,
+          reachable: !(isProvisionError(e) && e.code === 'CONNECT'),
+          healthy: false,
+          alarms: [],
+          certs: [],
+          errors: [isProvisionError(e) ? e.format() : String(e)],
+        } as MemberStatus;
       } finally {
         await conn.close().catch(() => {});
       }
@@ -91,22 +103,28 @@ const size = (n: number | undefined): string => {
 
 function render(s: ClusterStatus): string {
   const head = ['MEMBER', 'ADDRESS', 'UNIT', 'VERSION', 'LEADER', 'TERM', 'INDEX', 'DB SIZE', 'IN USE', 'ALARMS', 'HEALTH', 'CERT DAYS'];
-  const rows = s.members.map((m) => [
-    m.name,
-    m.address,
-    !m.reachable ? 'unreachable' : m.unit ? `${m.unit.active} (${m.unit.sub})` : '?',
-    m.version ?? '-',
-    m.leader ? `${m.leader}${m.isLeader ? ' (self)' : ''}` : '-',
-    m.raftTerm?.toString() ?? '-',
-    m.raftIndex?.toString() ?? '-',
-    size(m.dbSize),
-    size(m.dbSizeInUse),
-    m.alarms.length ? m.alarms.join(',') : '-',
-    m.healthy ? 'healthy' : 'UNHEALTHY',
-    m.certs.length ? String(Math.min(...m.certs.map((c) => c.daysLeft ?? -Infinity))) : '-',
-  ].map(printable));
+  const rows = s.members.map((m) =>
+    [
+      m.name,
+      m.address,
+      !m.reachable ? 'unreachable' : m.unit ? `${m.unit.active} (${m.unit.sub})` : '?',
+      m.version ?? '-',
+      m.leader ? `${m.leader}${m.isLeader ? ' (self)' : ''}` : '-',
+      m.raftTerm?.toString() ?? '-',
+      m.raftIndex?.toString() ?? '-',
+      size(m.dbSize),
+      size(m.dbSizeInUse),
+      m.alarms.length ? m.alarms.join(',') : '-',
+      m.healthy ? 'healthy' : 'UNHEALTHY',
+      m.certs.length ? String(Math.min(...m.certs.map((c) => c.daysLeft ?? -Infinity))) : '-',
+    ].map(printable),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const verdict = s.healthy ? chalk.green('healthy') : chalk.red('NOT HEALTHY');
   const out = [`cluster ${s.cluster} (${s.bootstrap}${s.tls ? ', TLS' : ''}, ${s.members.length} members): ${verdict}`, line(head), ...rows.map(line)];
   if (s.problems.length) out.push('', 'problems:', ...s.problems.map((p) => `  - ${printable(p)}`));

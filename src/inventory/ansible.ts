@@ -6,7 +6,8 @@
  */
 import type { ConnectionKey, ConnValues } from './connection-keys.js';
 import { parseJump, resolvePath } from './connection-keys.js';
-import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import type { YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import { editDistance } from '../util/did-you-mean.js';
 
 /** Ansible variable -> our key, where the meaning is the same. */
@@ -37,21 +38,44 @@ export const ANSIBLE_KEYS: Record<string, ConnectionKey> = {
 };
 
 /** Ansible variables read specially (not one key of ours, or only some values map). */
-export const ANSIBLE_SPECIAL = ['ansible_connection', 'ansible_become_method', 'ansible_ssh_common_args', 'ansible_ssh_extra_args', 'ansible_python_interpreter'] as const;
-
+export const ANSIBLE_SPECIAL = [
+  'ansible_connection',
+  'ansible_become_method',
+  'ansible_ssh_common_args',
+  'ansible_ssh_extra_args',
+  'ansible_python_interpreter',
+] as const;
 
 export const isAnsibleKey = (k: string): boolean => Object.hasOwn(ANSIBLE_KEYS, k) || (ANSIBLE_SPECIAL as readonly string[]).includes(k);
 
 /** Names people use for our connection keys (from other tools), each with the key it means. */
 const SYNONYMS: Record<string, string> = {
-  ssh_host: 'address', ip_address: 'address',
-  username: 'user', ssh_user: 'user', remote_user: 'user', login_user: 'user',
+  ssh_host: 'address',
+  ip_address: 'address',
+  username: 'user',
+  ssh_user: 'user',
+  remote_user: 'user',
+  login_user: 'user',
   ssh_port: 'port',
-  identity_file: 'key_file', private_key: 'key_file', private_key_file: 'key_file', ssh_key: 'key_file', ssh_key_file: 'key_file',
-  ssh_private_key_file: 'key_file', keyfile: 'key_file',
-  ssh_password: 'password', ssh_pass: 'password', passwd: 'password',
-  sudo: 'become', sudo_user: 'become_user', sudo_password: 'become_password', sudo_pass: 'become_password', become_pass: 'become_password',
-  become_method: 'become', jump_host: 'proxy_jump', proxyjump: 'proxy_jump', strict_host_key_checking: 'host_key_checking',
+  identity_file: 'key_file',
+  private_key: 'key_file',
+  private_key_file: 'key_file',
+  ssh_key: 'key_file',
+  ssh_key_file: 'key_file',
+  ssh_private_key_file: 'key_file',
+  keyfile: 'key_file',
+  ssh_password: 'password',
+  ssh_pass: 'password',
+  passwd: 'password',
+  sudo: 'become',
+  sudo_user: 'become_user',
+  sudo_password: 'become_password',
+  sudo_pass: 'become_password',
+  become_pass: 'become_password',
+  become_method: 'become',
+  jump_host: 'proxy_jump',
+  proxyjump: 'proxy_jump',
+  strict_host_key_checking: 'host_key_checking',
 };
 
 const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
@@ -104,13 +128,24 @@ export function readAnsibleSpecial(
     case 'ansible_connection': {
       const v = text();
       if (!['ssh', 'smart', 'paramiko'].includes(v)) {
-        src.fail(node, `"ansible_connection: ${short(v)}" cannot be mapped: provision connects over SSH only`, 'remove it, or leave such hosts out of this inventory', keyNode);
+        src.fail(
+          node,
+          `"ansible_connection: ${short(v)}" cannot be mapped: provision connects over SSH only`,
+          'remove it, or leave such hosts out of this inventory',
+          keyNode,
+        );
       }
       return;
     }
     case 'ansible_become_method': {
       const v = text();
-      if (v !== 'sudo') src.fail(node, `"ansible_become_method: ${short(v)}" cannot be mapped: provision becomes another user with sudo only`, 'use sudo, or remove the key', keyNode);
+      if (v !== 'sudo')
+        src.fail(
+          node,
+          `"ansible_become_method: ${short(v)}" cannot be mapped: provision becomes another user with sudo only`,
+          'use sudo, or remove the key',
+          keyNode,
+        );
       return;
     }
     case 'ansible_python_interpreter':
@@ -167,8 +202,10 @@ function readSshArgs(src: YamlSource, key: string, node: YNode, keyNode: YNode, 
   if (!s || typeof s.value !== 'string') src.fail(node, `"${key}" must be a string`, undefined, keyNode);
   const words = shellWords(s.value as string);
   if (!words) src.fail(node, `"${key}": unbalanced quote`, undefined, keyNode);
-  const cannot = (what: string, hint = 'the options that map: -o ProxyJump/ProxyCommand (ssh -W), -J, -o StrictHostKeyChecking=yes|accept-new, -o UserKnownHostsFile, -o ConnectTimeout, -o ServerAliveInterval, -p, -i, -l'): never =>
-    src.fail(node, `"${key}": ${what} cannot be mapped to provision's settings`, hint, keyNode);
+  const cannot = (
+    what: string,
+    hint = 'the options that map: -o ProxyJump/ProxyCommand (ssh -W), -J, -o StrictHostKeyChecking=yes|accept-new, -o UserKnownHostsFile, -o ConnectTimeout, -o ServerAliveInterval, -p, -i, -l',
+  ): never => src.fail(node, `"${key}": ${what} cannot be mapped to provision's settings`, hint, keyNode);
   const seconds = (v: string, opt: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) cannot(`${opt}=${short(v)}`);

@@ -6,7 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { HostKeyPolicy } from '../connection/types.js';
-import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import type { YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import { ansibleBool } from './ansible.js';
 
 export const CONNECTION_KEYS = [
@@ -53,9 +54,16 @@ export interface ConnValues {
 
 /** Keys whose values are secrets: no message ever shows them. */
 export const SECRET_KEYS = [
-  'password', 'become_password',
+  'password',
+  'become_password',
   // Ansible's names of the same (see ansible.ts)
-  'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password', 'ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass', 'ansible_sudo_password',
+  'ansible_password',
+  'ansible_ssh_pass',
+  'ansible_ssh_password',
+  'ansible_become_password',
+  'ansible_become_pass',
+  'ansible_sudo_pass',
+  'ansible_sudo_password',
 ] as const;
 
 export const isConnectionKey = (k: string): k is ConnectionKey => (CONNECTION_KEYS as readonly string[]).includes(k);
@@ -163,7 +171,12 @@ export function readConnectionKey(
       if (ansible) {
         // Ansible's is a boolean; "false" (no checking at all) has no equivalent here.
         if (!ansibleBool(src, node, what, keyNode)) {
-          src.fail(node, `${what}: false cannot be mapped: provision always checks host keys`, 'use host_key_checking: accept-new to record unknown hosts on first contact', keyNode);
+          src.fail(
+            node,
+            `${what}: false cannot be mapped: provision always checks host keys`,
+            'use host_key_checking: accept-new to record unknown hosts on first contact',
+            keyNode,
+          );
         }
         out.host_key_checking = 'strict';
         return;
@@ -202,6 +215,11 @@ export function readConnectionKey(
 function oneLineSecret(src: YamlSource, node: YNode, what: string, keyNode: YNode): string {
   const v = src.secretString(node, what, keyNode);
   if (/[\r\n]/.test(v))
-    src.fail(node, `${what} contains a line break (the value is not shown)`, 'write it on one line, quoted ("..."); a block scalar (|) ends with a line break', keyNode);
+    src.fail(
+      node,
+      `${what} contains a line break (the value is not shown)`,
+      'write it on one line, quoted ("..."); a block scalar (|) ends with a line break',
+      keyNode,
+    );
   return v;
 }

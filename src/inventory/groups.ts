@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Node } from 'yaml';
 import type { SourceLocation } from '../errors.js';
-import { YamlSource, short, type MapEntry, type YNode } from '../util/yaml.js';
+import { YamlSource, type MapEntry, type YNode } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import { ANSIBLE_KEYS, isAnsibleKey, nearMiss, readAnsibleSpecial } from './ansible.js';
 import { CONNECTION_KEYS, NAME_RE, SECRET_KEYS, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
 
@@ -108,7 +109,11 @@ export class GroupWalker {
         const name = d.isDirectory() ? d.name : d.name.replace(/\.(ya?ml|json)$/, '');
         if (!d.isDirectory() && name === d.name && d.name.includes('.')) continue; // not a vars file (README.md, x.bak)
         const files = d.isDirectory()
-          ? fs.readdirSync(full).filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith('.')).sort().map((f) => path.join(full, f))
+          ? fs
+              .readdirSync(full)
+              .filter((f) => /\.(ya?ml|json)$/.test(f) && !f.startsWith('.'))
+              .sort()
+              .map((f) => path.join(full, f))
           : [full];
         const target = kind === 'group_vars' ? this.groups.get(name) : this.hosts.get(name);
         if (!target) {
@@ -191,7 +196,11 @@ export class GroupWalker {
     const entries = this.src.map(e.value, `host "${name}"`, e.keyNode);
     if (entries.length === 0) return; // membership only
     if (h.defined) {
-      this.src.fail(e.keyNode, `host "${name}" is already defined at line ${h.location.line}`, `list it again only as "${name}: {}" to add it to another group`);
+      this.src.fail(
+        e.keyNode,
+        `host "${name}" is already defined at line ${h.location.line}`,
+        `list it again only as "${name}: {}" to add it to another group`,
+      );
     }
     h.defined = true;
     h.location = this.src.loc(e.keyNode);
@@ -212,7 +221,13 @@ export class GroupWalker {
    * block belongs to one host, which may then give its address.
    */
   private vars(node: YNode, where: string, into: VarLevel, keyNode: Node, src: YamlSource = this.src, host?: HostInfo, skip: string[] = []): void {
-    this.varEntries(src.map(node, where, keyNode).filter((e) => !skip.includes(e.key)), where, into, src, host);
+    this.varEntries(
+      src.map(node, where, keyNode).filter((e) => !skip.includes(e.key)),
+      where,
+      into,
+      src,
+      host,
+    );
   }
 
   private varEntries(entries: MapEntry[], where: string, into: VarLevel, src: YamlSource, host?: HostInfo): void {
@@ -241,13 +256,22 @@ export class GroupWalker {
         src.fail(
           e.keyNode,
           `"${short(e.key)}" in ${where} is an Ansible variable provision does not map${near ? `; did you mean "${near}"?` : ''}`,
-          near ? undefined : `the Ansible variables provision maps: ${Object.keys(ANSIBLE_KEYS).filter((k) => !/ssh_(host|port|user)|sudo/.test(k)).join(', ')}, ansible_connection (ssh), ansible_become_method (sudo), ansible_ssh_common_args`,
+          near
+            ? undefined
+            : `the Ansible variables provision maps: ${Object.keys(ANSIBLE_KEYS)
+                .filter((k) => !/ssh_(host|port|user)|sudo/.test(k))
+                .join(', ')}, ansible_connection (ssh), ansible_become_method (sudo), ansible_ssh_common_args`,
         );
       } else {
         // A typo of a connection setting would otherwise be a variable nobody reads, and the
         // run would go ahead with the default (another user, another key).
         const near = nearMiss(e.key, CONNECTION_KEYS);
-        if (near) src.fail(e.keyNode, `"${short(e.key)}" in ${where} looks like a connection setting but is none; did you mean "${near}"?`, 'rename it if it is a variable of your own');
+        if (near)
+          src.fail(
+            e.keyNode,
+            `"${short(e.key)}" in ${where} looks like a connection setting but is none; did you mean "${near}"?`,
+            'rename it if it is a variable of your own',
+          );
         if (!VAR_NAME_RE.test(e.key) || e.key === '__proto__') {
           src.fail(e.keyNode, `invalid variable name "${short(e.key)}" in ${where}`, 'variable names use letters, digits and "_"');
         }

@@ -154,7 +154,8 @@ export function iniToYaml(text: string, file: string): IniYaml {
     const names = expandRange(first!.word.replace(/:(\d+)$/, '')) ?? fail(file, line, first!.col, `invalid host range "${first!.word}"`);
     // "host:2222" is Ansible's host-and-port shorthand: the port goes to ansible_port.
     const port = /:(\d+)$/.exec(first!.word)?.[1];
-    if (port && !/^\[|:.*:/.test(first!.word)) vars.push({ key: 'ansible_port', value: port, keyCol: first!.col, valueCol: first!.col + first!.word.lastIndexOf(':') + 1 });
+    if (port && !/^\[|:.*:/.test(first!.word))
+      vars.push({ key: 'ansible_port', value: port, keyCol: first!.col, valueCol: first!.col + first!.word.lastIndexOf(':') + 1 });
     for (const name of names) g.hosts.push({ name, line, col: first!.col, vars });
   });
 
@@ -167,7 +168,8 @@ export function iniToYaml(text: string, file: string): IniYaml {
   };
   const q = (v: string) => JSON.stringify(v);
   // Numbers and booleans as Ansible reads them on host lines; secrets and the rest as strings.
-  const scalar = (key: string, v: string) => (/pass/.test(key) ? q(v) : /^-?\d+$/.test(v) || /^(true|false)$/.test(v) ? v : /^(True|False)$/.test(v) ? v.toLowerCase() : q(v));
+  const scalar = (key: string, v: string) =>
+    /pass/.test(key) ? q(v) : /^-?\d+$/.test(v) || /^(true|false)$/.test(v) ? v : /^(True|False)$/.test(v) ? v.toLowerCase() : q(v);
   const varLines = (pad: string, list: { key: string; value: string; line: number; keyCol: number; valueCol: number }[]) => {
     for (const v of list) {
       const text = `${pad}${q(v.key)}: ${scalar(v.key, v.value)}`;
@@ -196,7 +198,10 @@ export function iniToYaml(text: string, file: string): IniYaml {
           continue;
         }
         emit(`        ${q(h.name)}:`, o);
-        varLines('          ', h.vars.map((v) => ({ ...v, line: h.line })));
+        varLines(
+          '          ',
+          h.vars.map((v) => ({ ...v, line: h.line })),
+        );
       }
     }
     if (g.children.length) {
@@ -223,5 +228,8 @@ export function looksLikeIni(file: string, text: string): boolean {
   if (/\.(ya?ml|json)$/i.test(file)) return false;
   const first = text.split(/\r?\n/).find((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
   if (!first) return false;
-  return /^\s*\[[^\]]*\]\s*$/.test(first) || /^\s*[A-Za-z0-9_.[\]:-]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*$/.test(first) && !first.includes(': ') && !first.trim().endsWith(':');
+  return (
+    /^\s*\[[^\]]*\]\s*$/.test(first) ||
+    (/^\s*[A-Za-z0-9_.[\]:-]+(\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*$/.test(first) && !first.includes(': ') && !first.trim().endsWith(':'))
+  );
 }

@@ -12,7 +12,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { YamlSource, readInputFile, short } from '../util/yaml.js';
+import { formatMode } from '../util/format.js';
+import { YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
+import { readInputFile } from '../util/input-file.js';
 import { parseCluster } from './cluster.js';
 import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo, type GroupTree, type VarLevel } from './groups.js';
@@ -41,7 +44,7 @@ export function loadInventory(file: string, opts: InventoryOptions = {}): Invent
     const mode = fs.statSync(file).mode & 0o777;
     if (mode & 0o044) {
       inventory.warnings.push(
-        `${file} holds passwords and others can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it, or use key files and sudo without a password`,
+        `${file} holds passwords and others can read it (mode ${formatMode(mode)}); chmod 600 it, or use key files and sudo without a password`,
       );
     }
   }
@@ -61,7 +64,10 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
     // An INI inventory in a .yaml file: say what it is rather than "Unexpected scalar".
     // (YamlSource.parse throws only for text that is not YAML it accepts.)
     if (!ini && e instanceof ProvisionError && looksLikeIni('', text as string)) {
-      throw new ProvisionError('INVENTORY', `${e.message} (this looks like an INI inventory)`, { location: e.location, hint: 'name the file .ini (or give it no .yaml/.yml extension) to read it as one' });
+      throw new ProvisionError('INVENTORY', `${e.message} (this looks like an INI inventory)`, {
+        location: e.location,
+        hint: 'name the file .ini (or give it no .yaml/.yml extension) to read it as one',
+      });
     }
     throw e;
   }
@@ -83,7 +89,12 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
     const groups = [...tree.groups.keys()]
       .filter((g) => members.get(g)!.includes(h.name))
       .sort((a, b) => depth.get(a)! - depth.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
-    const levels = [...groups.flatMap((g) => [tree.groups.get(g)!.vars, tree.groups.get(g)!.dirVars]), h.level, h.dirLevel, ...(opts.extraVars ? [opts.extraVars] : [])];
+    const levels = [
+      ...groups.flatMap((g) => [tree.groups.get(g)!.vars, tree.groups.get(g)!.dirVars]),
+      h.level,
+      h.dirLevel,
+      ...(opts.extraVars ? [opts.extraVars] : []),
+    ];
     const conn: ConnValues = Object.assign({}, ...levels.map((l) => l.conn));
     const vars: Record<string, unknown> = Object.assign({}, ...levels.map((l) => l.raw));
     hosts.set(h.name, { name: h.name, groups, connection: buildSettings(h.name, conn, ssh, env), vars, location: h.location });
@@ -92,7 +103,8 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
   checkSameAddress(tree, hosts);
   const inventory: Inventory = { file, hosts, groups: members, warnings, secrets: collectSecrets(hosts) };
   const clusterE = top.find((e) => e.key === 'cluster');
-  if (clusterE && tree.cluster) tree.cluster.src.fail(tree.cluster.keyNode, `"cluster" is given twice: in ${file} (line ${src.loc(clusterE.keyNode).line}) and here`);
+  if (clusterE && tree.cluster)
+    tree.cluster.src.fail(tree.cluster.keyNode, `"cluster" is given twice: in ${file} (line ${src.loc(clusterE.keyNode).line}) and here`);
   const clusterAt = clusterE ? { src, node: clusterE.value, keyNode: clusterE.keyNode } : tree.cluster;
   if (clusterAt) {
     const hostInfo = new Map(

@@ -112,12 +112,30 @@ export function certDaysLeft(pem: string | Buffer, now = Date.now()): { daysLeft
 }
 
 const lastError = (stderr: string, code: number): string =>
-  stderr.split('\n').filter((l) => l.startsWith('Error:')).pop()?.slice(7).trim() || stderr.trim().split('\n').pop() || `exit ${code}`;
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('Error:'))
+    .pop()
+    ?.slice(7)
+    .trim() ||
+  stderr.trim().split('\n').pop() ||
+  `exit ${code}`;
 
 /** One member's status, read on the member itself. */
-export async function memberStatus(conn: Connection, cluster: ClusterSpec, members: Member[], self: Member): Promise<MemberStatus & { listed?: { id: string; name: string; started: boolean }[] }> {
+export async function memberStatus(
+  conn: Connection,
+  cluster: ClusterSpec,
+  members: Member[],
+  self: Member,
+): Promise<MemberStatus & { listed?: { id: string; name: string; started: boolean }[] }> {
   const out: MemberStatus & { listed?: { id: string; name: string; started: boolean }[] } = {
-    name: self.name, address: self.address, reachable: true, healthy: false, alarms: [], certs: [], errors: [],
+    name: self.name,
+    address: self.address,
+    reachable: true,
+    healthy: false,
+    alarms: [],
+    certs: [],
+    errors: [],
   };
   const q: EtcdQuery = { endpoints: [memberUrls(cluster, self).client], tls: etcdctlTls(cluster, self.name) };
   const [unit, status, health, alarms, list] = await Promise.all([
@@ -147,11 +165,26 @@ export async function memberStatus(conn: Connection, cluster: ClusterSpec, membe
     out.errors.push(...st.errors);
   }
   out.healthy = health.length > 0 && health.every((h) => h.healthy);
-  if (!out.healthy) out.errors.push(`health: ${health.map((h) => h.error).filter(Boolean).join('; ') || 'unhealthy'}`);
-  if (alarms.exitCode === 0) out.alarms = parseAlarms(alarms.stdout).map((a) => (a.memberId === out.memberId || !out.memberId ? a.alarm : `${a.alarm} (member ${names.get(a.memberId) ?? a.memberId})`));
+  if (!out.healthy)
+    out.errors.push(
+      `health: ${
+        health
+          .map((h) => h.error)
+          .filter(Boolean)
+          .join('; ') || 'unhealthy'
+      }`,
+    );
+  if (alarms.exitCode === 0)
+    out.alarms = parseAlarms(alarms.stdout).map((a) =>
+      a.memberId === out.memberId || !out.memberId ? a.alarm : `${a.alarm} (member ${names.get(a.memberId) ?? a.memberId})`,
+    );
   const tls = etcdTlsPaths(cluster, self.name);
   if (tls) {
-    for (const [role, path] of [['ca', tls.ca], ['member', tls.cert], ['client', tls.clientCert]] as const) {
+    for (const [role, path] of [
+      ['ca', tls.ca],
+      ['member', tls.cert],
+      ['client', tls.clientCert],
+    ] as const) {
       try {
         const pem = await conn.readFile(path);
         if (!pem) out.certs.push({ role, path, error: 'missing' });
@@ -179,7 +212,8 @@ export function judge(cluster: ClusterSpec, members: (MemberStatus & { listed?: 
     for (const c of m.certs) {
       if (c.error) problems.push(`${m.name}: certificate ${c.path}: ${c.error}`);
       else if (c.daysLeft! < 0) problems.push(`${m.name}: certificate ${c.path} expired ${-c.daysLeft!} days ago`);
-      else if (c.daysLeft! < CERT_WARN_DAYS) warnings.push(`${m.name}: certificate ${c.path} expires in ${c.daysLeft} days (a run of provision makes new ones)`);
+      else if (c.daysLeft! < CERT_WARN_DAYS)
+        warnings.push(`${m.name}: certificate ${c.path} expires in ${c.daysLeft} days (a run of provision makes new ones)`);
     }
   }
   const leaders = new Set(members.filter((m) => m.healthy && m.leader).map((m) => m.leader!));

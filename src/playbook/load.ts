@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isScalar, type Node } from 'yaml';
-import { ProvisionError, isProvisionError, type SourceLocation } from '../errors.js';
+import { isProvisionError, type SourceLocation } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { ArgSpec, OperationDef } from '../operations/types.js';
-import { describe, readInputFile, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
+import { describe, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
+import { readInputFile } from '../util/input-file.js';
 import type { Play, Playbook, Task, WhenExpr, WhenNode } from './types.js';
 import { checkTemplate, freeVariables } from '../template/index.js';
 import { didYouMean } from '../util/did-you-mean.js';
@@ -282,7 +284,7 @@ class PlayParser {
         this.src.failAt(
           { file, line: before.length, col: before[before.length - 1]!.length + 1 },
           `undefined variable "${unknown.name}"${this.suggest(unknown.name)} (template of the task at ${path.basename(this.src.file)}:${this.src.loc(a.value).line})`,
-          'variables come from the inventory (vars, group_vars, host_vars), the play\'s vars and -e',
+          "variables come from the inventory (vars, group_vars, host_vars), the play's vars and -e",
         );
       }
     }
@@ -298,7 +300,11 @@ class PlayParser {
       const unknown = freeVariables(text).find((v) => !this.known!.has(v.name));
       if (!unknown) continue;
       const at = typeof value === 'string' ? this.offsetLoc(a.value, unknown.offset) : this.src.loc(a.value, a.keyNode);
-      this.src.failAt(at, `argument "${a.key}" of "${op}": undefined variable "${unknown.name}"${this.suggest(unknown.name)}`, 'variables come from the inventory (vars, group_vars, host_vars), the play\'s vars and -e');
+      this.src.failAt(
+        at,
+        `argument "${a.key}" of "${op}": undefined variable "${unknown.name}"${this.suggest(unknown.name)}`,
+        "variables come from the inventory (vars, group_vars, host_vars), the play's vars and -e",
+      );
     }
   }
 
@@ -351,7 +357,11 @@ class PlayParser {
         if (name === undefined) return;
         const text = parts[i]!;
         const offset = Math.max(0, text.search(new RegExp(`(?<![\\w.'"])${name}(?![\\w])`)));
-        src.failAt(this.offsetLoc(nodes[i], offset), `when: undefined variable "${name}"${this.suggest(name)}`, `in: ${short(text)} (use "${name} is defined" to test for it)`);
+        src.failAt(
+          this.offsetLoc(nodes[i], offset),
+          `when: undefined variable "${name}"${this.suggest(name)}`,
+          `in: ${short(text)} (use "${name} is defined" to test for it)`,
+        );
       });
     }
     const root = parsed.map((p) => p.root).reduce((left, right): WhenNode => ({ kind: 'and', left, right }));

@@ -37,7 +37,9 @@ export function execTerminalReporter(write: (s: string) => void): (e: ExecEvent)
     const ok = n((r) => r.exitCode === 0);
     const failed = n((r) => r.exitCode !== undefined && r.exitCode !== 0) + n((r) => r.exitCode === undefined && !r.unreachable);
     const unreachable = n((r) => !!r.unreachable);
-    write(`\n${e.results.length} host${e.results.length === 1 ? '' : 's'}: ok=${ok} failed=${failed} unreachable=${unreachable} (${(e.durationMs / 1000).toFixed(1)}s)\n`);
+    write(
+      `\n${e.results.length} host${e.results.length === 1 ? '' : 's'}: ok=${ok} failed=${failed} unreachable=${unreachable} (${(e.durationMs / 1000).toFixed(1)}s)\n`,
+    );
   };
 }
 

@@ -73,7 +73,10 @@ interface TermResult {
 function inTerminal(args: string[], answers: { prompt: RegExp; text: string }[], env: NodeJS.ProcessEnv = {}): Promise<TermResult> {
   const cmd = [process.execPath, path.join(projectRoot, 'bin', 'provision.js'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { env: { ...process.env, FORCE_COLOR: '0', SSH_AUTH_SOCK: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], {
+      env: { ...process.env, FORCE_COLOR: '0', SSH_AUTH_SOCK: '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let screen = '';
     const prompts: string[] = [];
     let next = 0;
@@ -121,7 +124,7 @@ describe('prompts on a terminal (real CLI in a pty)', () => {
     noSecrets(r.screen);
   });
 
-  it('-K with a wrong password: that host fails, with sudo\'s reason, and the password is not shown', async () => {
+  it("-K with a wrong password: that host fails, with sudo's reason, and the password is not shown", async () => {
     const inv = inventory('ask-become-wrong', `    ansible_user: alice\n    ansible_password: "${LOGIN}"\n`);
     const r = await inTerminal([inv, 'exec', '--become', '-K', '--', 'true'], [{ prompt: /BECOME password: $/, text: `${SUDO}-wrong` }]);
     expect(r.code).toBe(3);

@@ -43,7 +43,9 @@ const CLUSTER = `cluster:
 
 /** The lab as an Ansible user writes it in YAML: ansible_* keys, ssh args, a vars file. */
 function ansibleYaml(): string {
-  const hosts = members().map((n) => `        ${n.name}:\n          ansible_host: ${n.address}\n`).join('');
+  const hosts = members()
+    .map((n) => `        ${n.name}:\n          ansible_host: ${n.address}\n`)
+    .join('');
   return write(
     'yaml/hosts.yaml',
     `all:
@@ -92,9 +94,19 @@ interface StatusJson {
   problems: string[];
   listed?: string[];
   members: {
-    name: string; reachable: boolean; healthy: boolean; version?: string; leader?: string; isLeader?: boolean;
-    raftTerm?: number; raftIndex?: number; dbSize?: number; dbSizeInUse?: number; alarms: string[];
-    unit?: { active: string; sub: string }; certs: { role: string; daysLeft?: number }[];
+    name: string;
+    reachable: boolean;
+    healthy: boolean;
+    version?: string;
+    leader?: string;
+    isLeader?: boolean;
+    raftTerm?: number;
+    raftIndex?: number;
+    dbSize?: number;
+    dbSizeInUse?: number;
+    alarms: string[];
+    unit?: { active: string; sub: string };
+    certs: { role: string; daysLeft?: number }[];
   }[];
 }
 
@@ -127,7 +139,7 @@ describe('Ansible users on the lab', () => {
       expect(run.json.warnings.join('\n')).toMatch(/ansible_python_interpreter is ignored/);
     });
 
-    it('the lab\'s own inventory then changes nothing: the same cluster', async () => {
+    it("the lab's own inventory then changes nothing: the same cluster", async () => {
       const run = await provisionJson([lab.labFiles.inventory]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(totalChanged(run.json)).toBe(0);
@@ -137,7 +149,11 @@ describe('Ansible users on the lab', () => {
       const run = await provisionJson([iniInv]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(totalChanged(run.json)).toBe(0);
-      expect(Object.keys(run.json.recap).sort()).toEqual(members().map((n) => n.name).sort());
+      expect(Object.keys(run.json.recap).sort()).toEqual(
+        members()
+          .map((n) => n.name)
+          .sort(),
+      );
     });
   });
 
@@ -148,7 +164,11 @@ describe('Ansible users on the lab', () => {
       expect(json.problems, JSON.stringify(json, null, 1)).toEqual([]);
       expect(code).toBe(0);
       expect(json.healthy).toBe(true);
-      expect(json.listed!.sort()).toEqual(members().map((n) => n.name).sort());
+      expect(json.listed!.sort()).toEqual(
+        members()
+          .map((n) => n.name)
+          .sort(),
+      );
       expect(json.members.map((m) => m.name)).toEqual(members().map((n) => n.name));
       const leaders = new Set(json.members.map((m) => m.leader));
       expect(leaders.size).toBe(1);
@@ -172,7 +192,9 @@ describe('Ansible users on the lab', () => {
       // The terminal form says the same.
       const t = await provision([yamlInv, 'status']);
       expect(t.code).toBe(0);
-      expect(t.stdout).toMatch(/^cluster lab \(static, 3 members\): healthy\nMEMBER +ADDRESS +UNIT +VERSION +LEADER +TERM +INDEX +DB SIZE +IN USE +ALARMS +HEALTH +CERT DAYS\n/);
+      expect(t.stdout).toMatch(
+        /^cluster lab \(static, 3 members\): healthy\nMEMBER +ADDRESS +UNIT +VERSION +LEADER +TERM +INDEX +DB SIZE +IN USE +ALARMS +HEALTH +CERT DAYS\n/,
+      );
     });
 
     it('a member down: not healthy (exit 3), the member and why; the others still healthy', async () => {
@@ -196,9 +218,12 @@ describe('Ansible users on the lab', () => {
       }
     });
 
-    it('a member\'s host unreachable: exit 4, and it says which', async () => {
+    it("a member's host unreachable: exit 4, and it says which", async () => {
       const cut = members()[1]!;
-      const inv = write('unreach.yaml', fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', '    ansible_user: root\n    connect_timeout: 3\n'));
+      const inv = write(
+        'unreach.yaml',
+        fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', '    ansible_user: root\n    connect_timeout: 3\n'),
+      );
       await lab.cutNetwork(cut.name);
       try {
         const { code, json } = await status(inv);
@@ -212,7 +237,7 @@ describe('Ansible users on the lab', () => {
   });
 
   describe('exec', () => {
-    it('runs on every host at once, each host\'s output and exit status', async () => {
+    it("runs on every host at once, each host's output and exit status", async () => {
       const r = await provision([iniInv, 'exec', '--', 'echo "$(hostname) says $((6*7))"']);
       expect(r.code, r.stderr).toBe(0);
       for (const n of [...members(), infra()]) expect(r.stdout).toContain(`${n.name} | SUCCESS | rc=0 >>\n${n.name} says 42\n`);
@@ -236,7 +261,15 @@ describe('Ansible users on the lab', () => {
     });
 
     it('an unreachable host is exit 4; the others still run', async () => {
-      const inv = write('exec-unreach.yaml', fs.readFileSync(yamlInv, 'utf8').replace('    infrastructure:\n', `    ghosts:\n      hosts:\n        ghost: { ansible_host: ${infra().address.replace(/\.\d+$/, '.99')}, connect_timeout: 3 }\n    infrastructure:\n`));
+      const inv = write(
+        'exec-unreach.yaml',
+        fs
+          .readFileSync(yamlInv, 'utf8')
+          .replace(
+            '    infrastructure:\n',
+            `    ghosts:\n      hosts:\n        ghost: { ansible_host: ${infra().address.replace(/\.\d+$/, '.99')}, connect_timeout: 3 }\n    infrastructure:\n`,
+          ),
+      );
       const r = await provision([inv, 'exec', '--', 'true']);
       expect(r.code).toBe(4);
       expect(r.stdout).toMatch(/ghost \| UNREACHABLE! => /);
@@ -246,7 +279,10 @@ describe('Ansible users on the lab', () => {
 
   describe('variables and secrets', () => {
     it('-e wins over the inventory in templates', async () => {
-      const inv = write('vars/hosts.yaml', fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', '    ansible_user: root\n    marker: from-inventory\n'));
+      const inv = write(
+        'vars/hosts.yaml',
+        fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', '    ansible_user: root\n    marker: from-inventory\n'),
+      );
       const pb = write('vars/play.yaml', '- hosts: etcd0\n  tasks:\n    - command: { cmd: "echo {{ marker }} > /tmp/provision-marker" }\n');
       const r = await provision([inv, '--playbook', pb, '-e', 'marker=from-cli']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -255,7 +291,10 @@ describe('Ansible users on the lab', () => {
 
     it('a password rendered into a command is used on the node and shown in no output (-vvv, --json)', async () => {
       const secret = `SENTINEL-${Date.now()}`;
-      const inv = write('secret/hosts.yaml', fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', `    ansible_user: root\n    ansible_become_password: "${secret}"\n`));
+      const inv = write(
+        'secret/hosts.yaml',
+        fs.readFileSync(yamlInv, 'utf8').replace('    ansible_user: root\n', `    ansible_user: root\n    ansible_become_password: "${secret}"\n`),
+      );
       const pb = write('secret/play.yaml', '- hosts: etcd0\n  tasks:\n    - command: { cmd: "echo {{ ansible_become_password }} > /tmp/provision-secret" }\n');
       const r = await provision([inv, '--playbook', pb, '-vvv']);
       expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import { ensureBuilt, provision } from '../helpers/cli.js';
 
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'ansible-cli-'));
@@ -52,7 +52,7 @@ describe('-i, --syntax-check, --list-hosts, --list-tasks', () => {
     expect(r.stdout).toMatch(/^playbook: .*playbooks\/etcd-cluster\.yaml\n$/);
   });
 
-  it('--list-hosts: each play\'s hosts after --limit', async () => {
+  it("--list-hosts: each play's hosts after --limit", async () => {
     const inv = write('list.yaml', HOSTS + CLUSTER);
     const r = await run([inv, '--list-hosts', '--limit', 'etcd:!etcd1']);
     expect(r.code, r.stderr).toBe(0);
@@ -60,7 +60,7 @@ describe('-i, --syntax-check, --list-hosts, --list-tasks', () => {
     expect(r.stdout).toContain('play #1 (etcd_dns_server): DNS records of the cluster\n    hosts (0):\n');
   });
 
-  it('--list-tasks: each play\'s tasks, with their conditions', async () => {
+  it("--list-tasks: each play's tasks, with their conditions", async () => {
     const inv = write('tasks.yaml', HOSTS + CLUSTER);
     const r = await run([inv, '--list-tasks']);
     expect(r.code, r.stderr).toBe(0);
@@ -73,7 +73,9 @@ describe('-i, --syntax-check, --list-hosts, --list-tasks', () => {
     const pb = write('undef-play.yaml', '- hosts: etcd\n  tasks:\n    - command: { cmd: "echo {{ greting }}" }\n');
     const r = await run([inv, '--playbook', pb, '--syntax-check']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`error: ${pb}:3:32: argument "cmd" of "command": undefined variable "greting"; did you mean "greeting"?\n  hint: variables come from the inventory (vars, group_vars, host_vars), the play's vars and -e\n`);
+    expect(r.stderr).toBe(
+      `error: ${pb}:3:32: argument "cmd" of "command": undefined variable "greting"; did you mean "greeting"?\n  hint: variables come from the inventory (vars, group_vars, host_vars), the play's vars and -e\n`,
+    );
   });
 });
 
@@ -89,7 +91,7 @@ describe('-e / --extra-vars', () => {
     expect((await run([inv, '--playbook', pb(), '--syntax-check', '--extra-vars', '{"only_cli": 2}'])).code).toBe(0);
   });
 
-  it('wins over the inventory, in templates (as Ansible\'s extra vars)', async () => {
+  it("wins over the inventory, in templates (as Ansible's extra vars)", async () => {
     const inv = write('extra-prec.yaml', HOSTS + CLUSTER);
     let out = '';
     const commands: string[] = [];
@@ -117,7 +119,9 @@ describe('-e / --extra-vars', () => {
   it('a bad -e is a clear error', async () => {
     const inv = write('extra-bad.yaml', HOSTS + CLUSTER);
     expect((await run([inv, '-e', 'nokey', '--syntax-check'])).stderr).toMatch(/^error: -e: expected KEY=VALUE, @FILE or a JSON map/);
-    expect((await run([inv, '-e', '@/nonexistent.yaml', '--syntax-check'])).stderr).toMatch(/^error: -e @\/nonexistent.yaml: cannot read \/nonexistent.yaml: ENOENT/);
+    expect((await run([inv, '-e', '@/nonexistent.yaml', '--syntax-check'])).stderr).toMatch(
+      /^error: -e @\/nonexistent.yaml: cannot read \/nonexistent.yaml: ENOENT/,
+    );
     expect((await run([inv, '-e', 'ansible_port=http', '--syntax-check'])).stderr).toMatch(/"ansible_port" must be a number/);
   });
 });
@@ -127,7 +131,11 @@ describe('mistakes that used to pass silently', () => {
     const inv = write('no-cluster.yaml', HOSTS);
     const r = await run([inv]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^error: ${inv.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1:1: .* has no cluster: section, and the default playbook builds the inventory's cluster\n  hint: add a cluster: section`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error: ${inv.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1:1: .* has no cluster: section, and the default playbook builds the inventory's cluster\n  hint: add a cluster: section`,
+      ),
+    );
     expect(r.stdout).toBe('');
   });
 
@@ -163,7 +171,11 @@ describe('mistakes that used to pass silently', () => {
     const bad = write('inv/bad.ini', '[etcd]\netcd0 ansible_host=10.9.0.1 ansible_usr=root\n');
     const e = await run([bad, '--syntax-check']);
     expect(e.code).toBe(2);
-    expect(e.stderr).toMatch(new RegExp(`^error: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:29: "ansible_usr" in host "etcd0" is an Ansible variable provision does not map; did you mean "ansible_user"\\?`));
+    expect(e.stderr).toMatch(
+      new RegExp(
+        `^error: ${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:29: "ansible_usr" in host "etcd0" is an Ansible variable provision does not map; did you mean "ansible_user"\\?`,
+      ),
+    );
   });
 
   it('exec and status without a command or a cluster: clear errors', async () => {
@@ -178,7 +190,10 @@ describe('mistakes that used to pass silently', () => {
 describe('a secret in the inventory never appears in any output', () => {
   const SECRET = 'SENTINEL-become-9f3e';
   it('rendered into a command by a template (--check --diff -vvv, and --json)', async () => {
-    const inv = write('secret.yaml', `all:\n  vars:\n    ansible_become_password: "${SECRET}"\n  hosts:\n    h: { ansible_host: 10.9.0.1 }\ncluster: { members: [h] }\n`);
+    const inv = write(
+      'secret.yaml',
+      `all:\n  vars:\n    ansible_become_password: "${SECRET}"\n  hosts:\n    h: { ansible_host: 10.9.0.1 }\ncluster: { members: [h] }\n`,
+    );
     const pb = write('secret-play.yaml', '- hosts: all\n  tasks:\n    - command: { cmd: "echo {{ ansible_become_password }} > /tmp/x" }\n');
     for (const extra of [['--diff', '-vvv'], ['--json']]) {
       let out = '';
@@ -195,7 +210,10 @@ describe('a secret in the inventory never appears in any output', () => {
   });
 
   it('quoted by an error about another key (through a YAML alias)', async () => {
-    const inv = write('secret-alias.yaml', `all:\n  vars:\n    ansible_password: &pw "${SECRET} x"\n    ansible_user: *pw\n  hosts:\n    h: { ansible_host: 10.9.0.1 }\n`);
+    const inv = write(
+      'secret-alias.yaml',
+      `all:\n  vars:\n    ansible_password: &pw "${SECRET} x"\n    ansible_user: *pw\n  hosts:\n    h: { ansible_host: 10.9.0.1 }\n`,
+    );
     const r = await run([inv, '--syntax-check']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/"ansible_user" "<hidden>" is not a valid user name/);

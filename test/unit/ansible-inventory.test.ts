@@ -71,8 +71,14 @@ describe('the YAML form with ansible_* variables', () => {
     const c0 = inv.hosts.get('etcd0')!.connection;
     const dir = path.dirname(file);
     expect(c0).toMatchObject({
-      address: '10.0.0.1', port: 2222, user: 'deploy', become: true, becomePassword: 'sudo-SENTINEL-pw',
-      keyFiles: [path.join(dir, 'keys/id_ed25519')], knownHostsFiles: [path.join(dir, 'kh')], hostKeyPolicy: 'accept-new',
+      address: '10.0.0.1',
+      port: 2222,
+      user: 'deploy',
+      become: true,
+      becomePassword: 'sudo-SENTINEL-pw',
+      keyFiles: [path.join(dir, 'keys/id_ed25519')],
+      knownHostsFiles: [path.join(dir, 'kh')],
+      hostKeyPolicy: 'accept-new',
       proxyJump: { address: 'bastion.example', port: 22, user: 'admin' },
     });
     expect(inv.hosts.get('etcd1')!.connection).toMatchObject({ address: '10.0.0.2', port: 22 });
@@ -105,7 +111,12 @@ describe('the YAML form with ansible_* variables', () => {
   });
 
   it('an ordinary variable near no connection setting is a variable', () => {
-    const inv = load(files({ 'inv.yaml': 'all:\n  vars:\n    etcd_heartbeat: 100\n    region: eu\n    users: [a, b]\n    ports: [80]\n    timeout: 5\n    hostname: web1\n  hosts:\n    a: { address: 10.0.0.1 }\n' }));
+    const inv = load(
+      files({
+        'inv.yaml':
+          'all:\n  vars:\n    etcd_heartbeat: 100\n    region: eu\n    users: [a, b]\n    ports: [80]\n    timeout: 5\n    hostname: web1\n  hosts:\n    a: { address: 10.0.0.1 }\n',
+      }),
+    );
     expect(inv.hosts.get('a')!.vars).toMatchObject({ etcd_heartbeat: 100, region: 'eu', users: ['a', 'b'], ports: [80], timeout: 5, hostname: 'web1' });
   });
 });
@@ -139,7 +150,11 @@ describe('addresses', () => {
   });
 
   it('the same address on two ports is two machines (port forwarding)', () => {
-    const inv = parseInventory('all:\n  hosts:\n    a: { address: 10.0.0.1, port: 2201 }\n    b: { address: "::ffff:10.0.0.1", port: 2202 }\n', '/i.yaml', OPTS);
+    const inv = parseInventory(
+      'all:\n  hosts:\n    a: { address: 10.0.0.1, port: 2201 }\n    b: { address: "::ffff:10.0.0.1", port: 2202 }\n',
+      '/i.yaml',
+      OPTS,
+    );
     expect(inv.hosts.size).toBe(2);
   });
 
@@ -189,8 +204,12 @@ describe('the INI form', () => {
     expect(inv.groups.get('cluster')).toEqual(['etcd0', 'etcd1', 'etcd2']);
     expect(inv.groups.get('ungrouped')).toEqual(['ungrouped1']);
     expect(inv.hosts.get('etcd2')!.connection).toMatchObject({
-      address: '10.0.0.3', user: 'root', keyFiles: [path.join(dir, 'keys/id_ed25519')], knownHostsFiles: [path.join(dir, 'kh')],
-      hostKeyPolicy: 'strict', becomePassword: 'sudo SENTINEL pw',
+      address: '10.0.0.3',
+      user: 'root',
+      keyFiles: [path.join(dir, 'keys/id_ed25519')],
+      knownHostsFiles: [path.join(dir, 'kh')],
+      hostKeyPolicy: 'strict',
+      becomePassword: 'sudo SENTINEL pw',
     });
     expect(inv.hosts.get('dns0')!.connection).toMatchObject({ address: '10.0.0.10', port: 2200 });
     expect(inv.hosts.get('etcd1')!.vars).toMatchObject({ site: 'eu', etcd_heartbeat: 100, region: 'b' });
@@ -220,7 +239,7 @@ describe('the INI form', () => {
     ['a word that is not key=value', '[g]\na ansible_host=10.0.0.1 oops\n', 2, 25, /expected key=value after the host name/],
     ['hosts under [all]', '[all]\na\n', 1, 1, /hosts cannot be listed under \[all\]/],
     ['an unbalanced quote', "[g]\na ansible_user='x\n", 2, 1, /unbalanced quote/],
-  ])('%s: an error at the INI file\'s line and column', (_name, text, line, col, message) => {
+  ])("%s: an error at the INI file's line and column", (_name, text, line, col, message) => {
     const file = files({ 'bad.ini': text });
     const e = errorOf(() => load(file));
     expect(e.message).toMatch(message);
@@ -234,7 +253,7 @@ describe('the INI form', () => {
     expect(e.format()).toMatch(/INI/);
   });
 
-  it('ranges expand as Ansible\'s', () => {
+  it("ranges expand as Ansible's", () => {
     expect(expandRange('etcd[0:2]')).toEqual(['etcd0', 'etcd1', 'etcd2']);
     expect(expandRange('web[08:10].x')).toEqual(['web08', 'web09', 'web10'].map((h) => `${h}.x`));
     expect(expandRange('db-[a:c]')).toEqual(['db-a', 'db-b', 'db-c']);
@@ -246,9 +265,18 @@ describe('the INI form', () => {
 describe('secrets in no message', () => {
   it.each([
     ['an alias of a password used as the user', 'all:\n  vars:\n    password: &pw "hunter2 SENTINEL"\n    user: *pw\n  hosts:\n    a: { address: 10.0.0.1 }\n'],
-    ['an alias of an ansible password used as the user', 'all:\n  vars:\n    ansible_password: &pw "SENTINEL x"\n  hosts:\n    a: { ansible_host: 10.0.0.1, ansible_user: *pw }\n'],
-    ['an alias of a password as a host variable in a template-free error elsewhere', 'all:\n  vars:\n    password: &pw "SENTINEL;x"\n  children:\n    g:\n      vars: { proxy_jump: *pw }\n'],
-    ['an alias of a become password as a port', 'all:\n  vars:\n    ansible_become_pass: &pw "SENTINEL99"\n    ansible_port: *pw\n  hosts:\n    a: { address: 10.0.0.1 }\n'],
+    [
+      'an alias of an ansible password used as the user',
+      'all:\n  vars:\n    ansible_password: &pw "SENTINEL x"\n  hosts:\n    a: { ansible_host: 10.0.0.1, ansible_user: *pw }\n',
+    ],
+    [
+      'an alias of a password as a host variable in a template-free error elsewhere',
+      'all:\n  vars:\n    password: &pw "SENTINEL;x"\n  children:\n    g:\n      vars: { proxy_jump: *pw }\n',
+    ],
+    [
+      'an alias of a become password as a port',
+      'all:\n  vars:\n    ansible_become_pass: &pw "SENTINEL99"\n    ansible_port: *pw\n  hosts:\n    a: { address: 10.0.0.1 }\n',
+    ],
   ])('%s', (_name, text) => {
     const file = files({ 'inv.yaml': text });
     const e = errorOf(() => load(file));
@@ -258,7 +286,8 @@ describe('secrets in no message', () => {
 });
 
 describe('undefined variables found at load time', () => {
-  const inv = () => parseInventory(`all:\n  vars: { region: eu }\n  hosts:\n    a: { address: 10.0.0.1, rack: r1 }\ncluster: { members: [a] }\n`, '/i.yaml', OPTS);
+  const inv = () =>
+    parseInventory(`all:\n  vars: { region: eu }\n  hosts:\n    a: { address: 10.0.0.1, rack: r1 }\ncluster: { members: [a] }\n`, '/i.yaml', OPTS);
   const play = (task: string) => `- hosts: all\n  vars: { pv: 1 }\n  tasks:\n${task}`;
 
   it.each([
