@@ -1,19 +1,15 @@
-/** The command line: the only place that decides exit codes. */
+/**
+ * The command line: the only place that decides exit codes. It loads only what the command
+ * needs: `--help` and `--version` load nothing else; a run loads the engine, the SSH client
+ * and the operations (./converge.ts); `lab` loads the lab (./lab.ts).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '../connection/ssh.js';
-import { ProvisionError, isProvisionError } from '../errors.js';
-import { runPlaybook } from '../executor/run.js';
-import { loadInventory, selectHosts } from '../inventory/index.js';
-import { clusterLocation } from '../inventory/cluster.js';
+import type { connect } from '../connection/ssh.js';
+import { isProvisionError } from '../errors.js';
 import { projectRoot } from '../lab/topology.js';
-import { createRuntime, operations } from '../operations/index.js';
-import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
-import { loadPlaybook } from '../playbook/index.js';
-import { jsonReporter } from '../report/json.js';
-import { printable, terminalReporter } from '../report/terminal.js';
-import { labCommand } from './lab.js';
+import { printable } from '../util/printable.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
 
@@ -44,14 +40,47 @@ export interface MainIO {
   stderr: (s: string) => void;
   /** Opens a connection to a host (default: SSH). Tests pass a fake. */
   connect?: typeof connect;
+  /** Whether stdout is a terminal (live progress display); default: process.stdout.isTTY. */
+  isTTY?: boolean;
 }
 
-const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), isTTY: !!process.stdout.isTTY };
 
 export async function main(argv: string[], io: MainIO = defaultIO): Promise<number> {
   try {
-    if (argv[0] === 'lab') return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
-    return await converge(argv, io);
+    if (argv[0] === 'lab') {
+      const { labCommand } = await import('./lab.js');
+      return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
+    }
+    const parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        playbook: { type: 'string', short: 'p' },
+        check: { type: 'boolean', short: 'C' },
+        diff: { type: 'boolean', short: 'D' },
+        limit: { type: 'string', short: 'l' },
+        forks: { type: 'string', short: 'f' },
+        json: { type: 'boolean' },
+        'allow-partial': { type: 'boolean' },
+        'replace-lost-members': { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+    const { values } = parsed;
+    if (values.help) {
+      io.stdout(USAGE + '\n');
+      return EXIT.ok;
+    }
+    if (values.version) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+      io.stdout(`provision ${pkg.version}\n`);
+      return EXIT.ok;
+    }
+    const { converge } = await import('./converge.js');
+    return await converge(parsed, io);
   } catch (e) {
     if (isProvisionError(e)) {
       io.stderr(`error: ${printable(e.format())}\n`);
@@ -66,87 +95,6 @@ export async function main(argv: string[], io: MainIO = defaultIO): Promise<numb
   }
 }
 
-async function converge(argv: string[], io: MainIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      playbook: { type: 'string', short: 'p' },
-      check: { type: 'boolean', short: 'C' },
-      diff: { type: 'boolean', short: 'D' },
-      limit: { type: 'string', short: 'l' },
-      forks: { type: 'string', short: 'f' },
-      json: { type: 'boolean' },
-      'allow-partial': { type: 'boolean' },
-      'replace-lost-members': { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    },
-  });
-  if (values.help) {
-    io.stdout(USAGE + '\n');
-    return EXIT.ok;
-  }
-  if (values.version) {
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
-    io.stdout(`provision ${pkg.version}\n`);
-    return EXIT.ok;
-  }
-  if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
-  const forks = values.forks === undefined ? 10 : Number(values.forks);
-  if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
+/** The parsed command line of a run. */
+export type RunArgs = { values: { playbook?: string; check?: boolean; diff?: boolean; limit?: string; forks?: string; json?: boolean; 'allow-partial'?: boolean; 'replace-lost-members'?: boolean; verbose?: boolean[] }; positionals: string[] };
 
-  const inventory = loadInventory(positionals[0]!);
-  // Known not to work with the etcd this targets: refused before any host is touched.
-  const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
-  if (unworkable) {
-    throw new ProvisionError('INVENTORY', `cluster ${inventory.cluster!.name}: ${unworkable}`, {
-      location: clusterLocation(inventory.cluster!, 'bootstrap') ?? { file: inventory.file, line: 1, col: 1 },
-    });
-  }
-  const playbook = loadPlaybook(values.playbook ?? DEFAULT_PLAYBOOK, operations, inventory);
-  const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
-  const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
-  if (limited.size === 0) {
-    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
-    inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
-  }
-  const emit = values.json
-    ? jsonReporter(io.stdout)
-    : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout });
-
-  let aborted = false;
-  const onSigint = () => {
-    if (aborted) {
-      io.stderr('\nsecond interrupt: exiting now\n');
-      process.exit(EXIT.interrupted);
-    }
-    aborted = true;
-    io.stderr('\ninterrupt: finishing the steps in flight (Ctrl-C again to exit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
-  // The cluster's certificates and discovery token: made once, only if a task asks for them.
-  const runtime = createRuntime({ check: !!values.check, inventory, log: (message) => emit({ type: 'notice', message }) });
-  try {
-    const summary = await runPlaybook(inventory, playbook, {
-      check: !!values.check,
-      forks,
-      limit: values.limit,
-      operations,
-      connect: io.connect ?? connect,
-      runtime,
-      options: { allowPartial: !!values['allow-partial'], replaceLostMembers: !!values['replace-lost-members'] },
-      emit,
-      aborted: () => aborted,
-    });
-    if (summary.interrupted) return EXIT.interrupted;
-    const recaps = Object.values(summary.hosts);
-    if (recaps.some((r) => r.unreachable)) return EXIT.unreachable;
-    if (recaps.some((r) => r.failed)) return EXIT.failed;
-    return EXIT.ok;
-  } finally {
-    runtime.dispose();
-    process.off('SIGINT', onSigint);
-  }
-}

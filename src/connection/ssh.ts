@@ -22,6 +22,7 @@ import {
 } from './known-hosts.js';
 import { formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
 import { readRemoteFile, writeRemoteFile, type FileOpsContext } from './files.js';
+import { BATCH_NO_TMP, batchScript, parseBatch } from './batch.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -443,6 +444,20 @@ export class SshConnection implements Connection {
       stderr: r.stderr.toString('utf8'),
       durationMs: r.durationMs,
     };
+  }
+
+  async execMany(commands: readonly string[], opts: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult[]> {
+    const r = await this.run(batchScript(commands), { become: this.usesSudo(opts.become), timeoutMs: opts.timeoutMs });
+    // No temporary directory on the host: the commands one by one (they still overlap, MAX_CHANNELS at once).
+    if (r.exitCode === BATCH_NO_TMP) return Promise.all(commands.map((c) => this.exec(c, opts)));
+    const each = r.durationMs;
+    return parseBatch(r.stdout, commands.length, this.host).map((x, i) => ({
+      command: commands[i]!,
+      exitCode: x.exitCode,
+      stdout: x.stdout.toString('utf8'),
+      stderr: x.stderr.toString('utf8'),
+      durationMs: each,
+    }));
   }
 
   private sftp(): Promise<SFTPWrapper> {

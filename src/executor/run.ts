@@ -11,7 +11,8 @@ import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
 import type { OperationDef, RunFlags, RunServices } from '../plan/operation.js';
 import type { Playbook, Task } from '../playbook/types.js';
-import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
+import { coalescing } from '../connection/batch.js';
+import { emptyRecap, emptyTiming, type HostRecap, type HostTiming, type Phase, type RunEvent, type RunTimings } from './events.js';
 import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
 import { Rendezvous } from './rendezvous.js';
 import { slots } from './slots.js';
@@ -40,6 +41,11 @@ export interface RunSummary {
 
 export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts: RunOptions): Promise<RunSummary> {
   const started = Date.now();
+  // Process start to here: loading the code, the inventory and the playbook.
+  const startupMs = performance.now();
+  const cpu0 = process.cpuUsage();
+  let firstConnectMs: number | undefined;
+  const timings = new Map<string, HostTiming>();
   const aborted = opts.aborted ?? (() => false);
   const limited = opts.limit ? new Set(selectHosts(inventory, opts.limit)) : undefined;
   const playHosts = playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => !limited || limited.has(h)));
@@ -67,11 +73,26 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
       p = handshake(async () => {
         const host = inventory.hosts.get(name)!;
         const t0 = Date.now();
+        const timing = emptyTiming();
+        timings.set(name, timing);
         try {
           const conn = await opts.connect(host.connection);
           const attempts = (conn as { connectAttempts?: number }).connectAttempts ?? 1;
-          emit({ type: 'connect', host: name, ok: true, durationMs: Date.now() - t0, attempts });
-          const st: HostState = { host, conn, predicted: [], probes: new Map() };
+          timing.connectMs = Date.now() - t0;
+          firstConnectMs ??= performance.now();
+          emit({ type: 'connect', host: name, ok: true, durationMs: timing.connectMs, attempts });
+          const phase = (p: Phase) =>
+            coalescing(conn, (r) => {
+              if (p === 'facts') {
+                timing.factRounds++;
+                timing.factCommands += r.commands.length;
+                timing.factsMs += r.durationMs;
+              } else if (p === 'apply') timing.applyRounds++;
+              else timing.verifyRounds++;
+              emit({ type: 'exec', host: name, phase: p, ...r });
+            });
+          const phases = { facts: phase('facts'), apply: phase('apply'), verify: phase('verify') };
+          const st: HostState = { host, conn, phases, timing, predicted: [], probes: new Map() };
           states.set(name, st);
           return st;
         } catch (e) {
@@ -109,6 +130,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
       await Promise.all(
         hosts.map((name) =>
           forks.run(async (park) => {
+            const t0 = Date.now();
             const st = await open(name);
             if (!st) return rendezvous.lost(name, deadWhy.get(name) ?? `${name} is unreachable`);
             if (aborted()) {
@@ -129,6 +151,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
               if (outcome === 'interrupted') stoppedAt(recap, name, `${at || 'during'} (play "${play.name}")`);
               if (outcome !== 'ok') rendezvous.lost(name, outcome === 'interrupted' ? `${name} was interrupted` : deadWhy.get(name)!);
             }
+            st.timing.totalMs += Date.now() - t0;
             if (outcome === 'unreachable') {
               recap[name]!.unreachable = 1;
               emit({ type: 'unreachable', host: name, message: 'connection lost during the run' });
@@ -141,7 +164,16 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     await Promise.all([...states.values()].map((s) => s.conn.close().catch(() => {})));
   }
   if (aborted()) emit({ type: 'interrupted', message: 'interrupted: stopped after the steps in flight' });
-  emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check });
+  const cpu = process.cpuUsage(cpu0);
+  const runTimings: RunTimings = {
+    startupMs,
+    firstConnectMs,
+    wallMs: Date.now() - started,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    hosts: Object.fromEntries(timings),
+  };
+  emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check, timings: runTimings });
   return { hosts: recap, interrupted: aborted() };
 }
 
