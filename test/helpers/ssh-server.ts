@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import ssh2 from 'ssh2';
-import type { Connection as ServerConnection, ParsedKey, SFTPWrapper } from 'ssh2';
+import type { Connection as ServerConnection, ParsedKey, ServerChannel, SFTPWrapper } from 'ssh2';
 import { fingerprint } from '../../src/connection/known-hosts.js';
 
 const { Server, utils } = ssh2;
@@ -34,6 +34,15 @@ export interface TestServerOptions {
   failRename?: (from: string, to: string) => boolean;
   /** Allow direct-tcpip forwarding (acting as a ProxyJump host). */
   allowForwarding?: boolean;
+  /**
+   * Simulated hosts with identical state (the scale bench): a command seen before is answered
+   * with what it printed the first time, without running it again. Only for read-only runs.
+   */
+  memoize?: boolean;
+  /** Port to listen on (default: any free one). */
+  port?: number;
+  /** Do not record execs and their stdin (memory stays flat over many sessions). */
+  noRecord?: boolean;
 }
 
 export interface ExecRecord {
@@ -282,6 +291,7 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       }),
   };
 
+  const memo = new Map<string, Promise<Answer>>();
   const server = new Server({ hostKeys }, (client) => {
     state.connections++;
     clients.add(client);
@@ -357,7 +367,8 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
         session.on('exec', (acceptExec, _reject, info) => {
           const stream = acceptExec();
           const rec: ExecRecord = { user, command: info.command, stdin: Buffer.alloc(0) };
-          state.execs.push(rec);
+          if (!o.noRecord) state.execs.push(rec);
+          if (o.memoize) return answerFromMemo(memo, info.command, stream, o);
           const c = spawn('sh', ['-c', info.command], { cwd: o.cwd, env: { ...process.env, ...o.env } });
           child = c;
           children.add(c);
@@ -391,7 +402,7 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       });
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(o.port ?? 0, '127.0.0.1', () => r()));
   state.port = (server.address() as AddressInfo).port;
   return state;
 }
@@ -435,4 +446,34 @@ exec "$@"
   writeFileSync(p, script);
   chmodSync(p, 0o755);
   return dir;
+}
+
+type Answer = { stdout: Buffer; stderr: Buffer; code: number };
+
+/** Runs a command once (`sh -c` in cwd); later calls with the same command get the same answer. */
+function answerFromMemo(memo: Map<string, Promise<Answer>>, command: string, stream: ServerChannel, o: TestServerOptions): void {
+  let p = memo.get(command);
+  if (!p) {
+    p = new Promise<Answer>((resolve) => {
+      const c = spawn('sh', ['-c', command], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => out.push(d));
+      c.stderr.on('data', (d: Buffer) => err.push(d));
+      c.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 }));
+    });
+    memo.set(command, p);
+  }
+  stream.on('error', () => undefined);
+  stream.on('data', () => undefined);
+  void p.then((a) => {
+    try {
+      stream.write(a.stdout);
+      stream.stderr.write(a.stderr);
+      stream.exit(a.code);
+      stream.end();
+    } catch {
+      /* channel gone */
+    }
+  });
 }
