@@ -7,8 +7,12 @@
  *               discovery URL with and without TLS), median of several runs
  *   scale:      30 hosts at once: ten 3-member clusters converging together on a 30-node lab
  *               (time, peak memory of the provisioners, handshakes retried)
+ *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
+ *               nothing to change (wall time, CPU ms and MB per host, peak memory)
+ * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
+ * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
- * `npm run bench -- scale`; default all.
+ * `npm run bench -- scale`, `npm run bench -- sim`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn } from 'node:child_process';
@@ -18,6 +22,7 @@ import path from 'node:path';
 import * as lab from '../src/lab/index.js';
 import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
+import { benchSim } from './sim.js';
 import { peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
 
 const args = process.argv.slice(2);
@@ -30,6 +35,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** `median 1.23 s (min 1.01, max 1.60, n=5)` */
+const spread = (xs: number[], fmt: (n: number) => string = secs) =>
+  `median ${fmt(median(xs))} (min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))}, ${xs.length} runs)`;
+/** Ratios that hold across machines, filled in by the parts that ran. */
+const ratios: string[] = [];
 const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
   const t0 = performance.now();
   const r = await fn();
@@ -67,7 +77,7 @@ function memPerNodeMb(): { mean: number; nodes: number } {
 }
 
 /** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
-function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number }> {
+function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [path.join(projectRoot, 'bin/provision.js'), ...argv], {
@@ -79,7 +89,13 @@ function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; p
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => {
       const peak = /peak-rss-kb=(\d+)/.exec(err);
-      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN });
+      let firstConnectMs: number | undefined;
+      try {
+        firstConnectMs = (JSON.parse(out) as { timings?: { firstConnectMs?: number } }).timings?.firstConnectMs;
+      } catch {
+        // not --json
+      }
+      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, firstConnectMs });
     });
   });
 }
@@ -123,18 +139,24 @@ async function benchProvision() {
   await lab.up({ nodes: 3 });
   // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
   const inv = lab.labFiles.inventory;
-  const rows: Record<string, { ms: number[]; peak: number[] }> = { converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] } };
-  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
+  const rows: Record<string, { ms: number[]; peak: number[]; first: number[] }> = {
+    converge: { ms: [], peak: [], first: [] }, rerun: { ms: [], peak: [], first: [] }, check: { ms: [], peak: [], first: [] },
+  };
+  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
     rows[k]!.ms.push(r.ms);
     rows[k]!.peak.push(r.peakMb);
+    if (r.firstConnectMs !== undefined) rows[k]!.first.push(r.firstConnectMs);
   };
   for (let i = 0; i < RUNS; i++) {
     await resetEtcdNodes();
-    record('converge', await cli([inv]));
-    record('rerun', await cli([inv]));
-    record('check', await cli([inv, '--check', '--diff']));
+    record('converge', await cli([inv, '--json']));
+    record('rerun', await cli([inv, '--json']));
+    record('check', await cli([inv, '--check', '--diff', '--json']));
   }
+  // provision --help: start-up alone.
+  const help: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 10); i++) help.push((await cli(['--help'])).ms);
   const withEtcd = memPerNodeMb();
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
@@ -142,8 +164,12 @@ async function benchProvision() {
     converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
   };
   for (const [k, v] of Object.entries(rows)) {
-    console.log(`${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
+    console.log(`${names[k]!.padEnd(28)} ${spread(v.ms)}; peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
   }
+  if (rows.rerun!.first.length) console.log(`${'no-change: first connection'.padEnd(28)} ${spread(rows.rerun!.first)} after the process started`);
+  console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s)`);
+  const conv = median(rows.converge!.ms);
+  ratios.push(`no-change / converge: ${(median(rows.rerun!.ms) / conv).toFixed(2)}`, `check / converge: ${(median(rows.check!.ms) / conv).toFixed(2)}`);
 }
 
 async function benchModes() {
@@ -166,7 +192,7 @@ async function benchModes() {
       ms.push(r.ms);
     }
     const what = `${LAB_VARIANTS[v].bootstrap}${LAB_VARIANTS[v].tls ? ' + TLS' : ''}`;
-    console.log(`converge, ${what.padEnd(17)} median ${secs(median(ms))} over ${runs} runs (min ${secs(Math.min(...ms))}, max ${secs(Math.max(...ms))})`);
+    console.log(`converge, ${what.padEnd(17)} ${spread(ms)}`);
   }
 }
 
@@ -191,7 +217,23 @@ async function benchScale() {
   }
 }
 
+async function benchSimulated() {
+  const sizes = [3, 100, 500];
+  const forks = 500;
+  console.log(`## simulated hosts (controller cost; ${sizes.join(', ')} hosts, nothing to change, --forks ${forks})`);
+  const res = await benchSim(sizes, Math.max(1, Math.min(RUNS, 3)), forks);
+  const mb = (n: number) => `${n.toFixed(0)} MB`;
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  for (const [n, rs] of res) {
+    console.log(`${`${n} hosts`.padEnd(10)} wall ${spread(rs.map((r) => r.ms))}; CPU per host ${spread(rs.map((r) => r.cpuMs / n), ms)}; peak memory ${spread(rs.map((r) => r.peakMb), mb)}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`);
+  }
+  const wall = (n: number) => median(res.get(n)!.map((r) => r.ms));
+  ratios.push(`100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`, `500 hosts / 100 hosts (simulated, wall): ${(wall(500) / wall(100)).toFixed(2)}`);
+}
+
 if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
 if (want('scale')) await benchScale();
+if (want('sim')) await benchSimulated();
+if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);

@@ -4,7 +4,8 @@
  * are measured alone. Every simulated host is this one server (127.0.0.1, one port); commands
  * run with `sh -c` in a scratch directory, with fake `rpm` and `yum` first in PATH.
  *
- * Usage: tsx bench/sim-server.ts DIR [--memoize]. Writes DIR/id_ed25519, DIR/known_hosts and
+ * Usage: tsx bench/sim-server.ts DIR [--memoize] [--hosts=N]; with --hosts, simulated host i
+ * also listens at its own loopback address (simAddress(i)), as N distinct hosts would. Writes DIR/id_ed25519, DIR/known_hosts and
  * prints `port N` when it listens; ends when its stdin closes.
  * --memoize: a command seen before is answered as the first time (hosts with identical state:
  * for read-only runs only).
@@ -12,8 +13,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateKey, publicKeyLine, startTestServer } from '../test/helpers/ssh-server.js';
+import { simAddress } from './sim-address.js';
 
 const [dir, ...flags] = process.argv.slice(2);
+const hostsFlag = flags.find((f) => f.startsWith('--hosts='));
+const hosts = hostsFlag ? Number(hostsFlag.slice('--hosts='.length)) : 0;
 if (!dir) throw new Error('usage: sim-server.ts DIR [--memoize]');
 fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
 const keyFile = path.join(dir, 'id_ed25519');
@@ -34,9 +38,11 @@ const server = await startTestServer({
   env: { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` },
   memoize: flags.includes('--memoize'),
   noRecord: true,
+  alsoListen: Array.from({ length: hosts }, (_, i) => simAddress(i)),
 });
 const k = server.hostKeys[0]!;
-fs.writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${server.port} ${k.type} ${k.blob.toString('base64')}\n`);
+const line = (addr: string) => `[${addr}]:${server.port} ${k.type} ${k.blob.toString('base64')}\n`;
+fs.writeFileSync(path.join(dir, 'known_hosts'), ['127.0.0.1', ...Array.from({ length: hosts }, (_, i) => simAddress(i))].map(line).join(''));
 process.stdout.write(`port ${server.port}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => void server.close().then(() => process.exit(0)));

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/lab/topology.js';
+import { simAddress } from './sim-address.js';
 
 export interface SimRun {
   ms: number;
@@ -24,8 +25,8 @@ export interface SimRun {
 const tsx = path.join(projectRoot, 'node_modules/.bin/tsx');
 export const SIM_PLAYBOOK = path.join(projectRoot, 'bench/sim-playbook.yaml');
 
-async function startServer(dir: string, memoize: boolean): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(tsx, [path.join(projectRoot, 'bench/sim-server.ts'), dir, ...(memoize ? ['--memoize'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startServer(dir: string, memoize: boolean, hosts: number): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(tsx, [path.join(projectRoot, 'bench/sim-server.ts'), dir, `--hosts=${hosts}`, ...(memoize ? ['--memoize'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
@@ -46,7 +47,7 @@ const stop = (child: ChildProcess) =>
 
 function inventory(dir: string, port: number, n: number): string {
   const file = path.join(dir, `sim-${n}.yaml`);
-  const hosts = Array.from({ length: n }, (_, i) => `        sim${String(i).padStart(3, '0')}: { address: 127.0.0.1 }`);
+  const hosts = Array.from({ length: n }, (_, i) => `        sim${String(i).padStart(3, '0')}: { address: ${simAddress(i)} }`);
   fs.writeFileSync(
     file,
     [
@@ -100,11 +101,11 @@ export async function benchSim(sizes: number[], runs: number, forks: number): Pr
   const results = new Map<number, SimRun[]>();
   try {
     // One host converged for real: the state every simulated host then has.
-    let s = await startServer(dir, false);
+    let s = await startServer(dir, false, 1);
     const first = await cli([inventory(dir, s.port, 1), '--playbook', SIM_PLAYBOOK, '--json']);
     await stop(s.child);
     if (first.code !== 0 || first.changed !== 3) throw new Error(`sim: converging one host: exit ${first.code}, ${first.changed} changes (3 expected):\n${first.out.slice(0, 3000)}`);
-    s = await startServer(dir, true);
+    s = await startServer(dir, true, Math.max(...sizes));
     try {
       for (const n of sizes) {
         const inv = inventory(dir, s.port, n);

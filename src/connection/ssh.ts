@@ -118,6 +118,18 @@ interface AuthPlan {
   notes: string[];
 }
 
+/**
+ * A key file parsed once per process and content (hundreds of hosts share one key): ssh2 takes
+ * the parsed key as it is.
+ */
+const parsedKeys = new Map<string, ReturnType<typeof utils.parseKey>>();
+function parsedKey(data: Buffer): ReturnType<typeof utils.parseKey> {
+  const k = data.toString('base64');
+  let p = parsedKeys.get(k);
+  if (!p) parsedKeys.set(k, (p = utils.parseKey(data)));
+  return p;
+}
+
 async function planAuth(t: Target, settings: ConnectionSettings, withPassword: boolean): Promise<AuthPlan> {
   const methods: AuthPlan['methods'] = [];
   const notes: string[] = [];
@@ -133,7 +145,7 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
       if (code !== 'ENOENT') notes.push(`cannot read key ${file}: ${code ?? (e as Error).message}`);
       continue;
     }
-    const parsed = utils.parseKey(data);
+    const parsed = parsedKey(data);
     if (parsed instanceof Error) {
       if (/passphrase|encrypted/i.test(parsed.message)) {
         notes.push(`key ${file} is protected by a passphrase (load it into ssh-agent with: ssh-add ${file})`);
@@ -142,7 +154,7 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
       }
       continue;
     }
-    methods.push({ label: `publickey ${file}`, needs: 'publickey', method: { type: 'publickey', username: t.user, key: data } });
+    methods.push({ label: `publickey ${file}`, needs: 'publickey', method: { type: 'publickey', username: t.user, key: Array.isArray(parsed) ? parsed[0]! : parsed } });
   }
   if (withPassword && settings.password !== undefined) {
     const password = settings.password;

@@ -3,6 +3,7 @@
  * order per host. A host that fails or cannot be reached is a value in the results; the
  * others carry on.
  */
+import os from 'node:os';
 import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Connection, ConnectionSettings } from '../connection/types.js';
@@ -65,13 +66,12 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     if (!deadWhy.has(name)) deadWhy.set(name, why);
   };
   const connections = new Map<string, Promise<HostState | undefined>>();
-  // Bounded concurrent handshakes: sshd's MaxStartups drops connections beyond its limit.
-  const handshake = pLimit(Math.min(opts.forks, 10));
+  const handshake = handshakeLimits(opts.forks);
   const open = (name: string) => {
     let p = connections.get(name);
     if (!p) {
-      p = handshake(async () => {
-        const host = inventory.hosts.get(name)!;
+      const host = inventory.hosts.get(name)!;
+      p = handshake(host.connection, async () => {
         const t0 = Date.now();
         const timing = emptyTiming();
         timings.set(name, timing);
@@ -186,4 +186,26 @@ function absentWhy(host: string, deadWhy: Map<string, string>, limited: Set<stri
   if (deadWhy.has(host)) return deadWhy.get(host)!;
   if (limited && !limited.has(host)) return `${host} is not in this run (--limit)`;
   return `${host} is not a host of this play`;
+}
+
+/** sshd's default MaxStartups (10:30:100): beyond 10 unauthenticated connections it drops some. */
+export const MAX_STARTUPS = 10;
+/** Handshakes in flight per controller CPU: their crypto is the controller's main cost per host. */
+export const HANDSHAKES_PER_CPU = 8;
+
+/**
+ * Bounded concurrent handshakes: at most MAX_STARTUPS at once to one sshd (one address and
+ * port; hosts behind one jump host share its sshd), and at most HANDSHAKES_PER_CPU per CPU of
+ * the controller in all (never more than --forks).
+ */
+function handshakeLimits(forks: number) {
+  const all = pLimit(Math.min(forks, HANDSHAKES_PER_CPU * Math.max(1, os.availableParallelism())));
+  const perSshd = new Map<string, LimitFunction>();
+  return <T>(c: ConnectionSettings, fn: () => Promise<T>): Promise<T> => {
+    const at = c.proxyJump ? c.proxyJump : c;
+    const key = `${at.address}:${at.port}`;
+    let l = perSshd.get(key);
+    if (!l) perSshd.set(key, (l = pLimit(MAX_STARTUPS)));
+    return l(() => all(fn));
+  };
 }

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import ssh2 from 'ssh2';
 import type { Connection as ServerConnection, ParsedKey, ServerChannel, SFTPWrapper } from 'ssh2';
@@ -41,6 +41,11 @@ export interface TestServerOptions {
   memoize?: boolean;
   /** Port to listen on (default: any free one). */
   port?: number;
+  /**
+   * More loopback addresses to listen on, on the same port (127.x.y.z): many simulated hosts,
+   * each at its own address, all served by this one server.
+   */
+  alsoListen?: string[];
   /** Do not record execs and their stdin (memory stays flat over many sessions). */
   noRecord?: boolean;
 }
@@ -287,9 +292,11 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       new Promise<void>((r) => {
         for (const c of clients) c.end();
         for (const s of sockets) s.destroy();
+        for (const x of extra) x.close();
         server.close(() => r());
       }),
   };
+  const extra: NetServer[] = [];
 
   const memo = new Map<string, Promise<Answer>>();
   const server = new Server({ hostKeys }, (client) => {
@@ -404,6 +411,11 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
   });
   await new Promise<void>((r) => server.listen(o.port ?? 0, '127.0.0.1', () => r()));
   state.port = (server.address() as AddressInfo).port;
+  for (const addr of o.alsoListen ?? []) {
+    const x = createNetServer((sock) => server.injectSocket(sock));
+    extra.push(x);
+    await new Promise<void>((r, j) => x.once('error', j).listen(state.port, addr, () => r()));
+  }
   return state;
 }
 
