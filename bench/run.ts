@@ -80,7 +80,8 @@ function memPerNodeMb(): { mean: number; nodes: number } {
 function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/provision.js'), ...argv], {
+    // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
+    const child = spawn(process.execPath, [process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'), ...argv], {
       env: { ...process.env, PROVISION_REPORT_PEAK_RSS: '1', FORCE_COLOR: '0' },
     });
     let out = '';
