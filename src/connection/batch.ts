@@ -1,33 +1,33 @@
 /**
- * Several read-only commands in one round trip: one remote shell runs them all at once (each
- * in its own subshell, stdin from /dev/null, output into a private temporary directory), waits
- * for them, then prints each one's exit status, stdout and stderr, length-prefixed, so that no
- * output can be mistaken for the framing. One channel and one round trip instead of N.
+ * Several read-only commands in one round trip: one remote shell runs them one after the other
+ * (each in its own subshell, stdin from /dev/null) and frames each one's stdout on stdout and
+ * its stderr on stderr between marker lines that carry a random boundary (as MIME multipart
+ * does) and the exit status. No temporary files and no helper processes: on a loaded host every
+ * extra process costs. One channel and one round trip instead of N.
  *
  * `coalescing(conn)` makes this transparent: exec() calls made in the same turn of the event
  * loop (the facts a play's tasks ask for, the probes a verification makes at once) go out as
  * one batch when the connection can run one (Connection.execMany), each caller getting its own
- * result as if it had run alone.
+ * result as if it had run alone. (In a batch, `$$` is the batch shell's process id.)
  */
+import { randomBytes } from 'node:crypto';
 import { ProvisionError } from '../errors.js';
 import type { Connection, ExecOptions, ExecResult } from './types.js';
 
-/** Exit status of the batch script when it cannot make its temporary directory. */
-export const BATCH_NO_TMP = 125;
+export interface Batch {
+  script: string;
+  boundary: string;
+}
 
-/** The shell script that runs `commands` together and frames their results. */
-export function batchScript(commands: readonly string[]): string {
-  const lines = [
-    `d=$(mktemp -d 2>/dev/null) || exit ${BATCH_NO_TMP}`,
-    `trap 'rm -rf -- "$d"' EXIT`,
-    ...commands.map((c, i) => `{ (\n${c}\n) </dev/null >"$d/o${i}" 2>"$d/e${i}"; echo $? >"$d/c${i}"; } &`),
-    'wait',
-    `for i in ${commands.map((_, i) => i).join(' ')}; do`,
-    `  printf '%s %s %s %s\\n' "$i" "$(cat "$d/c$i")" $(wc -c <"$d/o$i") $(wc -c <"$d/e$i")`,
-    `  cat "$d/o$i" "$d/e$i"`,
-    'done',
-  ];
-  return lines.join('\n');
+/** The shell script that runs `commands` in turn and frames their results. */
+export function batchScript(commands: readonly string[], boundary = `provision-batch-${randomBytes(12).toString('hex')}`): Batch {
+  const lines = commands.map(
+    (c, i) =>
+      `printf '%s\\n' '${boundary} ${i}'; printf '%s\\n' '${boundary} ${i}' >&2\n` +
+      `(\n${c}\n) </dev/null\n` +
+      `printf '\\n%s %s\\n' '${boundary} ${i} exit' "$?"; printf '\\n%s\\n' '${boundary} ${i} end' >&2`,
+  );
+  return { script: lines.join('\n'), boundary };
 }
 
 export interface BatchItem {
@@ -37,19 +37,29 @@ export interface BatchItem {
 }
 
 /** Reads what batchScript printed; throws COMMAND when the framing is not as written. */
-export function parseBatch(out: Buffer, count: number, host: string): BatchItem[] {
+export function parseBatch(b: Pick<Batch, 'boundary'>, stdout: Buffer, stderr: Buffer, count: number, host: string): BatchItem[] {
   const items: BatchItem[] = [];
-  let at = 0;
+  let o = 0;
+  let e = 0;
+  const bad = (what: string) => new ProvisionError('COMMAND', `${host}: unexpected output from a batch of ${count} commands (${what})`);
   for (let i = 0; i < count; i++) {
-    const nl = out.indexOf(0x0a, at);
-    const head = nl < 0 ? '' : out.subarray(at, nl).toString('latin1');
-    const m = /^(\d+) (\d+) (\d+) (\d+)$/.exec(head);
-    if (!m || Number(m[1]) !== i) throw new ProvisionError('COMMAND', `${host}: unexpected output from a batch of ${count} commands (at result ${i}: ${JSON.stringify(head.slice(0, 80))})`);
-    const [o, e] = [Number(m[3]), Number(m[4])];
-    const start = nl + 1;
-    if (start + o + e > out.length) throw new ProvisionError('COMMAND', `${host}: the output of a batch of ${count} commands ends early (result ${i})`);
-    items.push({ exitCode: Number(m[2]), stdout: out.subarray(start, start + o), stderr: out.subarray(start + o, start + o + e) });
-    at = start + o + e;
+    const start = Buffer.from(`${b.boundary} ${i}\n`);
+    if (!stdout.subarray(o, o + start.length).equals(start)) throw bad(`no start of result ${i} on stdout`);
+    if (!stderr.subarray(e, e + start.length).equals(start)) throw bad(`no start of result ${i} on stderr`);
+    o += start.length;
+    e += start.length;
+    const exitMark = Buffer.from(`\n${b.boundary} ${i} exit `);
+    const x = stdout.indexOf(exitMark, o);
+    if (x < 0) throw bad(`result ${i} ends early`);
+    const nl = stdout.indexOf(0x0a, x + exitMark.length);
+    const code = stdout.subarray(x + exitMark.length, nl < 0 ? undefined : nl).toString('latin1');
+    if (nl < 0 || !/^\d+$/.test(code)) throw bad(`exit status of result ${i}`);
+    const endMark = Buffer.from(`\n${b.boundary} ${i} end\n`);
+    const y = stderr.indexOf(endMark, e);
+    if (y < 0) throw bad(`result ${i} ends early on stderr`);
+    items.push({ exitCode: Number(code), stdout: stdout.subarray(o, x), stderr: stderr.subarray(e, y) });
+    o = nl + 1;
+    e = y + endMark.length;
   }
   return items;
 }

@@ -22,7 +22,7 @@ import {
 } from './known-hosts.js';
 import { formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
 import { readRemoteFile, writeRemoteFile, type FileOpsContext } from './files.js';
-import { BATCH_NO_TMP, batchScript, parseBatch } from './batch.js';
+import { batchScript, parseBatch } from './batch.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -459,11 +459,10 @@ export class SshConnection implements Connection {
   }
 
   async execMany(commands: readonly string[], opts: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult[]> {
-    const r = await this.run(batchScript(commands), { become: this.usesSudo(opts.become), timeoutMs: opts.timeoutMs });
-    // No temporary directory on the host: the commands one by one (they still overlap, MAX_CHANNELS at once).
-    if (r.exitCode === BATCH_NO_TMP) return Promise.all(commands.map((c) => this.exec(c, opts)));
+    const batch = batchScript(commands);
+    const r = await this.run(batch.script, { become: this.usesSudo(opts.become), timeoutMs: opts.timeoutMs });
     const each = r.durationMs;
-    return parseBatch(r.stdout, commands.length, this.host).map((x, i) => ({
+    return parseBatch(batch, r.stdout, r.stderr, commands.length, this.host).map((x, i) => ({
       command: commands[i]!,
       exitCode: x.exitCode,
       stdout: x.stdout.toString('utf8'),

@@ -3,28 +3,33 @@
  * real `sh`, each command's stdout, stderr and exit status given back exactly; and the
  * coalescing connection that sends exec() calls made together as one batch.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { batchScript, coalescing, parseBatch, type RoundTrip } from '../../src/connection/batch.js';
 import { shellJoin } from '../../src/connection/quote.js';
 import type { Connection, ExecResult } from '../../src/connection/types.js';
 import { FakeConnection } from '../helpers/fake-connection.js';
 
-const runLocally = (script: string) => spawnSync('sh', ['-c', script], { input: '' });
+/** Runs a batch with sh, as a host would, and reads its results. */
+const runLocally = (commands: readonly string[]) => {
+  const b = batchScript(commands);
+  const r = spawnSync('sh', ['-c', b.script], { input: 'the batch\'s own stdin\n' });
+  return { status: r.status, items: () => parseBatch(b, r.stdout, r.stderr, commands.length, 'local') };
+};
 
 describe('batchScript and parseBatch, run by sh', () => {
-  it('gives each command its own stdout, stderr and exit status, binary and odd output included', () => {
+  it('gives each command its own stdout, stderr and exit status, binary and odd output included, in turn', () => {
     const commands = [
       shellJoin(['printf', '%s', 'no newline at the end']),
       'echo out; echo err >&2; exit 3',
       "printf '\\000\\001\\377 binary\\n'",
       'echo "3 0 5 0"  # looks like a frame header, and ends in a comment',
-      'cat', // stdin is /dev/null: it must not hang or read the script
+      'cat', // stdin is /dev/null: it must not read the batch's own stdin
       "sh -c 'kill -9 $$'", // killed by a signal: 128 + 9, as sh reports it
     ];
-    const r = runLocally(batchScript(commands));
+    const r = runLocally(commands);
     expect(r.status).toBe(0);
-    const items = parseBatch(r.stdout, commands.length, 'local');
+    const items = r.items();
     expect(items.map((i) => i.exitCode)).toEqual([0, 3, 0, 0, 0, 137]);
     expect(items[0]!.stdout.toString()).toBe('no newline at the end');
     expect(items[1]!.stdout.toString()).toBe('out\n');
@@ -34,16 +39,21 @@ describe('batchScript and parseBatch, run by sh', () => {
     expect(items[4]!.stdout.length).toBe(0);
   });
 
-  it('leaves no temporary directory behind', () => {
-    const before = execFileSync('sh', ['-c', 'ls -d /tmp/tmp.* 2>/dev/null | wc -l']).toString();
-    runLocally(batchScript(['true', 'false']));
-    expect(execFileSync('sh', ['-c', 'ls -d /tmp/tmp.* 2>/dev/null | wc -l']).toString()).toBe(before);
+  it('output that looks like another batch\'s framing is only output (the boundary is random)', () => {
+    const other = batchScript(['true']).boundary;
+    const r = runLocally([`printf '%s\\n' '${other} 0 exit 5'`, 'true']);
+    expect(r.items()[0]!.stdout.toString()).toBe(`${other} 0 exit 5\n`);
+    expect(r.items().map((i) => i.exitCode)).toEqual([0, 0]);
   });
 
   it('refuses output whose framing is not what the script writes', () => {
-    expect(() => parseBatch(Buffer.from('0 0 3 0\nab'), 1, 'h')).toThrow(/ends early/);
-    expect(() => parseBatch(Buffer.from('garbage\n'), 1, 'h')).toThrow(/unexpected output/);
-    expect(() => parseBatch(Buffer.from('0 0 0 0\n'), 2, 'h')).toThrow(/unexpected output/);
+    const b = { boundary: 'B' };
+    expect(() => parseBatch(b, Buffer.from('B 0\nab'), Buffer.from('B 0\n\nB 0 end\n'), 1, 'h')).toThrow(/ends early/);
+    expect(() => parseBatch(b, Buffer.from('garbage\n'), Buffer.from(''), 1, 'h')).toThrow(/unexpected output/);
+    expect(() => parseBatch(b, Buffer.from('B 0\n\nB 0 exit 0\n'), Buffer.from('B 0\n\nB 0 end\n'), 2, 'h')).toThrow(/no start of result 1/);
+    expect(parseBatch(b, Buffer.from('B 0\nab\nB 0 exit 7\n'), Buffer.from('B 0\nerr\nB 0 end\n'), 1, 'h')).toEqual([
+      { exitCode: 7, stdout: Buffer.from('ab'), stderr: Buffer.from('err') },
+    ]);
   });
 });
 
@@ -60,8 +70,7 @@ function batchingHost(): { conn: Connection; batches: string[][]; singles: strin
     exec: (c, o) => (singles.push(c), fake.exec(c, o)),
     async execMany(cs) {
       batches.push([...cs]);
-      const r = runLocally(batchScript(cs));
-      return parseBatch(r.stdout, cs.length, 'h').map((x, i): ExecResult => ({ command: cs[i]!, exitCode: x.exitCode, stdout: x.stdout.toString(), stderr: x.stderr.toString(), durationMs: 0 }));
+      return runLocally(cs).items().map((x, i): ExecResult => ({ command: cs[i]!, exitCode: x.exitCode, stdout: x.stdout.toString(), stderr: x.stderr.toString(), durationMs: 0 }));
     },
     readFile: (p) => fake.readFile(p),
     writeFile: (p, c, o) => fake.writeFile(p, c, o),
