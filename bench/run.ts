@@ -9,6 +9,7 @@
  *               (time, peak memory of the provisioners, handshakes retried)
  *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
  *               nothing to change (wall time, CPU ms and MB per host, peak memory)
+ *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
  * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
  * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
@@ -77,11 +78,11 @@ function memPerNodeMb(): { mean: number; nodes: number } {
 }
 
 /** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
-function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
+function cli(argv: string[], bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js')): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
-    const child = spawn(process.execPath, [process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'), ...argv], {
+    const child = spawn(process.execPath, [bin, ...argv], {
       env: { ...process.env, PROVISION_REPORT_PEAK_RSS: '1', FORCE_COLOR: '0' },
     });
     let out = '';
@@ -218,6 +219,37 @@ async function benchScale() {
   }
 }
 
+/**
+ * This build against another (BENCH_BASELINE_BIN: a copy of an earlier bin/ and dist/) on the
+ * converged 3-node lab, run by turns (A B A B ...) so that both meet the same machine load:
+ * no-change run, --check --diff and --help; medians and the median of the paired ratios.
+ */
+async function benchCompare() {
+  const base = process.env.BENCH_BASELINE_BIN;
+  if (!base) throw new Error('bench compare: set BENCH_BASELINE_BIN to the bin/provision.js of the build to compare with');
+  console.log(`## this build against ${base} (3-node lab, converged; taken by turns)`);
+  await lab.up({ nodes: 3 });
+  const inv = lab.labFiles.inventory;
+  const mine = path.join(projectRoot, 'bin/provision.js');
+  const ok = async (argv: string[], bin: string) => {
+    const r = await cli(argv, bin);
+    if (r.code !== 0) throw new Error(`${argv.join(' ')} (${bin}) exited ${r.code}:\n${r.out}`);
+    return r.ms;
+  };
+  if ((await cli([inv], mine)).code !== 0) throw new Error('the lab does not converge');
+  const kinds: [string, string[]][] = [['no-change re-run', [inv]], ['--check --diff', [inv, '--check', '--diff']], ['provision --help', ['--help']]];
+  for (const [name, argv] of kinds) {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < Math.max(RUNS, 8); i++) {
+      a.push(await ok(argv, base));
+      b.push(await ok(argv, mine));
+    }
+    const paired = median(b.map((x, i) => x / a[i]!));
+    console.log(`${name.padEnd(18)} before ${spread(a)}\n${''.padEnd(18)} after  ${spread(b)}\n${''.padEnd(18)} after/before, median of pairs: ${paired.toFixed(2)}`);
+  }
+}
+
 async function benchSimulated() {
   const sizes = [3, 100, 500];
   const forks = 500;
@@ -237,4 +269,5 @@ if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
 if (want('scale')) await benchScale();
 if (want('sim')) await benchSimulated();
+if (parts.includes('compare')) await benchCompare();
 if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);
