@@ -9,14 +9,17 @@ import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { terminalReporter } from '../report/terminal.js';
+import { redacting, redactor, type Redactor } from '../report/redact.js';
+import { outputSecrets } from '../discovery/token.js';
 import { DEFAULT_PLAYBOOK, EXIT, USAGE, type MainIO, type RunArgs } from './main.js';
 
-export async function converge({ values, positionals }: RunArgs, io: MainIO): Promise<number> {
+export async function converge({ values, positionals }: RunArgs, io: MainIO, masks: { redact: Redactor }): Promise<number> {
   if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
   const inventory = loadInventory(positionals[0]!);
+  masks.redact = redactor(outputSecrets(inventory));
   // Known not to work with the etcd this targets: refused before any host is touched.
   const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
   if (unworkable) {
@@ -31,9 +34,13 @@ export async function converge({ values, positionals }: RunArgs, io: MainIO): Pr
     const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
     inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
   }
-  const emit = values.json
-    ? jsonReporter(io.stdout)
-    : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout, live: !!io.isTTY });
+  // Passwords and capability-like values (discovery tokens) are masked in all output.
+  const emit = redacting(
+    values.json
+      ? jsonReporter(io.stdout)
+      : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout, live: !!io.isTTY }),
+    masks.redact,
+  );
 
   let aborted = false;
   const onSigint = () => {

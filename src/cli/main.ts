@@ -10,6 +10,8 @@ import type { connect } from '../connection/ssh.js';
 import { isProvisionError } from '../errors.js';
 import { projectRoot } from '../lab/topology.js';
 import { printable } from '../util/printable.js';
+import { redactor, type Redactor } from '../report/redact.js';
+import { DISCOVERY_TOKEN_PATTERN } from '../discovery/token.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
 
@@ -47,6 +49,8 @@ export interface MainIO {
 const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), isTTY: !!process.stdout.isTTY };
 
 export async function main(argv: string[], io: MainIO = defaultIO): Promise<number> {
+  // Errors are masked too: with the inventory's secrets once it is loaded.
+  const masks: { redact: Redactor } = { redact: redactor({ patterns: [DISCOVERY_TOKEN_PATTERN] }) };
   try {
     if (argv[0] === 'lab') {
       const { labCommand } = await import('./lab.js');
@@ -80,17 +84,17 @@ export async function main(argv: string[], io: MainIO = defaultIO): Promise<numb
       return EXIT.ok;
     }
     const { converge } = await import('./converge.js');
-    return await converge(parsed, io);
+    return await converge(parsed, io, masks);
   } catch (e) {
     if (isProvisionError(e)) {
-      io.stderr(`error: ${printable(e.format())}\n`);
+      io.stderr(`error: ${printable(masks.redact(e.format()))}\n`);
       return e.code === 'USAGE' || e.code === 'INVENTORY' || e.code === 'PLAYBOOK' ? EXIT.usage : EXIT.error;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`error: ${e.message}\n${USAGE}\n`);
       return EXIT.usage;
     }
-    io.stderr(`internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
+    io.stderr(`internal error (please report it): ${masks.redact(String((e as Error)?.stack ?? e))}\n`);
     return EXIT.error;
   }
 }

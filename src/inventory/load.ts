@@ -10,7 +10,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ProvisionError } from '../errors.js';
 import { formatMode } from '../util/format.js';
 import { YamlSource } from '../util/yaml.js';
 import { readInputFile } from '../util/input-file.js';

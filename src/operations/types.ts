@@ -16,5 +16,6 @@ declare module '../plan/operation.js' {
     replaceLostMembers?: boolean;
   }
   /** The cluster's certificates and discovery URL, made once per run (runtime.ts). */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   interface RunServices extends ClusterRuntime {}
 }

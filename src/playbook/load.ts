@@ -4,7 +4,7 @@
  * rendered later). `when:` is parsed here, evaluated per host later.
  */
 import { isScalar, type Node } from 'yaml';
-import { ProvisionError, isProvisionError, type SourceLocation } from '../errors.js';
+import { isProvisionError, type SourceLocation } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { ArgSpec, OperationDef } from '../operations/types.js';

@@ -451,12 +451,11 @@ describe('fault matrix on the lab', () => {
     await resetMembers();
     // etcd2's yum waits for a lock: the cut comes while a command runs there.
     await holdDnfLock(E2);
-    let cutAt = 0;
     try {
       const live = startProvision([inv, '--json']);
       await waitUntil('yum waits on etcd2', async () => (await inside(E2, ['pgrep', '-f', 'yum install -y -- etcd'])).stdout.trim() !== '');
       await lab.cutNetwork(E2);
-      cutAt = live.elapsed();
+      const cutAt = live.elapsed();
       const r = await live.done;
       // keepalive_interval 1 s: three missed replies end the connection.
       expect(r.ms - cutAt).toBeLessThan(KEEPALIVE * 1000 * 4 + 6000 + (await slack()));

@@ -198,7 +198,7 @@ describe('no secret in what the CLI prints', () => {
     fs.writeFileSync(f, text, { mode: 0o600 });
     return f;
   };
-  const inventory = write('cli-inventory.yaml', INVENTORY.replace(/  tls: .*\n/, ''));
+  const inventory = write('cli-inventory.yaml', INVENTORY.replace(/ {2}tls: .*\n/, ''));
   const playbook = write('cli-playbook.yaml', PLAYBOOK.replace(/- name: keys[\s\S]*$/, ''));
 
   async function cli(args: string[], connect: (s: ConnectionSettings) => Promise<Connection>) {
