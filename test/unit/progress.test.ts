@@ -31,7 +31,6 @@ const render = (live: boolean, verbose = 0) => {
   let out = '';
   const emit = terminalReporter({ diff: false, verbose, write: (s) => (out += s), live });
   for (const e of events()) emit(e);
-  // eslint-disable-next-line no-control-regex
   return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 };
 
