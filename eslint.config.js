@@ -39,6 +39,10 @@ export default tseslint.config(
   // bin/ is plain JavaScript run by Node.
   { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   // Later entries win for the same rule: the engine's list (which has the cli/ rule too) comes last.
-  { files: ['src/**'], ignores: ['src/cli/**'], rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/*'], message: 'only the command line imports cli/' }] }] } },
+  {
+    files: ['src/**'],
+    ignores: ['src/cli/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/*'], message: 'only the command line imports cli/' }] }] },
+  },
   { files: ['src/executor/**', 'src/plan/**', 'src/report/**'], rules: engineLayering },
 );

@@ -68,17 +68,24 @@ function memPerNodeMb(): { mean: number; nodes: number } {
       return 0;
     }
   };
-  const roots = lab.status().nodes.map((n) => n.pid).filter((p): p is number => !!p);
-  const treeOf = (root: number) => [...parent.keys()].filter((p) => {
-    for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
-    return false;
-  });
+  const roots = lab
+    .status()
+    .nodes.map((n) => n.pid)
+    .filter((p): p is number => !!p);
+  const treeOf = (root: number) =>
+    [...parent.keys()].filter((p) => {
+      for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
+      return false;
+    });
   const sums = roots.map((r) => treeOf(r).reduce((n, p) => n + pss(p), 0));
   return { mean: sums.reduce((a, b) => a + b, 0) / Math.max(1, sums.length), nodes: sums.length };
 }
 
 /** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
-function cli(argv: string[], bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js')): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
+function cli(
+  argv: string[],
+  bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'),
+): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
@@ -108,10 +115,14 @@ async function benchLab() {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-cache-'));
     const [ms] = await timed(async () => {
       const { execFileSync } = await import('node:child_process');
-      execFileSync(process.execPath, [path.join(projectRoot, 'node_modules/.bin/tsx'), '-e',
-        `import('${path.join(projectRoot, 'src/lab/build.ts')}').then(m => m.ensureImage())`], {
-        env: { ...process.env, PROVISION_LAB_CACHE: scratch }, stdio: 'inherit',
-      });
+      execFileSync(
+        process.execPath,
+        [path.join(projectRoot, 'node_modules/.bin/tsx'), '-e', `import('${path.join(projectRoot, 'src/lab/build.ts')}').then(m => m.ensureImage())`],
+        {
+          env: { ...process.env, PROVISION_LAB_CACHE: scratch },
+          stdio: 'inherit',
+        },
+      );
     });
     fs.rmSync(scratch, { recursive: true, force: true });
     console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
@@ -133,7 +144,12 @@ async function benchLab() {
 }
 
 async function resetEtcdNodes() {
-  await Promise.all(lab.topology(3).filter((n) => n.role === 'etcd').map((n) => lab.resetNode(n.name)));
+  await Promise.all(
+    lab
+      .topology(3)
+      .filter((n) => n.role === 'etcd')
+      .map((n) => lab.resetNode(n.name)),
+  );
 }
 
 async function benchProvision() {
@@ -142,7 +158,9 @@ async function benchProvision() {
   // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
   const inv = lab.labFiles.inventory;
   const rows: Record<string, { ms: number[]; peak: number[]; first: number[] }> = {
-    converge: { ms: [], peak: [], first: [] }, rerun: { ms: [], peak: [], first: [] }, check: { ms: [], peak: [], first: [] },
+    converge: { ms: [], peak: [], first: [] },
+    rerun: { ms: [], peak: [], first: [] },
+    check: { ms: [], peak: [], first: [] },
   };
   const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
@@ -163,7 +181,9 @@ async function benchProvision() {
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
   const names: Record<string, string> = {
-    converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
+    converge: 'converge from bare nodes',
+    rerun: 'no-change re-run',
+    check: '--check --diff, converged',
   };
   for (const [k, v] of Object.entries(rows)) {
     console.log(`${names[k]!.padEnd(28)} ${spread(v.ms)}; peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
@@ -209,7 +229,9 @@ async function benchScale() {
     const bad = converge.runs.filter((r) => r.code !== 0);
     if (bad.length) throw new Error(`scale: ${bad.length} runs failed:\n${bad.map((r) => r.stderr + r.stdout.slice(0, 2000)).join('\n')}`);
     const peak = Math.max(...converge.runs.map((r) => peakMb(r.stderr)));
-    console.log(`converge ${SCALE_NODES} hosts from bare: ${secs(converge.ms)}; peak memory per provisioner ${peak.toFixed(0)} MB (all ${SCALE_CLUSTERS}: ${converge.runs.reduce((n, r) => n + peakMb(r.stderr), 0).toFixed(0)} MB); handshakes retried ${converge.retries}`);
+    console.log(
+      `converge ${SCALE_NODES} hosts from bare: ${secs(converge.ms)}; peak memory per provisioner ${peak.toFixed(0)} MB (all ${SCALE_CLUSTERS}: ${converge.runs.reduce((n, r) => n + peakMb(r.stderr), 0).toFixed(0)} MB); handshakes retried ${converge.retries}`,
+    );
     const again = await runScale(files);
     console.log(`no-change re-run of ${SCALE_NODES} hosts: ${secs(again.ms)}; handshakes retried ${again.retries}`);
   } finally {
@@ -237,7 +259,11 @@ async function benchCompare() {
     return r.ms;
   };
   if ((await cli([inv], mine)).code !== 0) throw new Error('the lab does not converge');
-  const kinds: [string, string[]][] = [['no-change re-run', [inv]], ['--check --diff', [inv, '--check', '--diff']], ['provision --help', ['--help']]];
+  const kinds: [string, string[]][] = [
+    ['no-change re-run', [inv]],
+    ['--check --diff', [inv, '--check', '--diff']],
+    ['provision --help', ['--help']],
+  ];
   for (const [name, argv] of kinds) {
     const a: number[] = [];
     const b: number[] = [];
@@ -246,7 +272,9 @@ async function benchCompare() {
       b.push(await ok(argv, mine));
     }
     const paired = median(b.map((x, i) => x / a[i]!));
-    console.log(`${name.padEnd(18)} before ${spread(a)}\n${''.padEnd(18)} after  ${spread(b)}\n${''.padEnd(18)} after/before, median of pairs: ${paired.toFixed(2)}`);
+    console.log(
+      `${name.padEnd(18)} before ${spread(a)}\n${''.padEnd(18)} after  ${spread(b)}\n${''.padEnd(18)} after/before, median of pairs: ${paired.toFixed(2)}`,
+    );
   }
 }
 
@@ -258,10 +286,21 @@ async function benchSimulated() {
   const mb = (n: number) => `${n.toFixed(0)} MB`;
   const ms = (n: number) => `${n.toFixed(1)} ms`;
   for (const [n, rs] of res) {
-    console.log(`${`${n} hosts`.padEnd(10)} wall ${spread(rs.map((r) => r.ms))}; CPU per host ${spread(rs.map((r) => r.cpuMs / n), ms)}; peak memory ${spread(rs.map((r) => r.peakMb), mb)}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`);
+    console.log(
+      `${`${n} hosts`.padEnd(10)} wall ${spread(rs.map((r) => r.ms))}; CPU per host ${spread(
+        rs.map((r) => r.cpuMs / n),
+        ms,
+      )}; peak memory ${spread(
+        rs.map((r) => r.peakMb),
+        mb,
+      )}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`,
+    );
   }
   const wall = (n: number) => median(res.get(n)!.map((r) => r.ms));
-  ratios.push(`100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`, `500 hosts / 100 hosts (simulated, wall): ${(wall(500) / wall(100)).toFixed(2)}`);
+  ratios.push(
+    `100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`,
+    `500 hosts / 100 hosts (simulated, wall): ${(wall(500) / wall(100)).toFixed(2)}`,
+  );
 }
 
 if (want('lab')) await benchLab();

@@ -26,7 +26,9 @@ const tsx = path.join(projectRoot, 'node_modules/.bin/tsx');
 export const SIM_PLAYBOOK = path.join(projectRoot, 'bench/sim-playbook.yaml');
 
 async function startServer(dir: string, memoize: boolean, hosts: number): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(tsx, [path.join(projectRoot, 'bench/sim-server.ts'), dir, `--hosts=${hosts}`, ...(memoize ? ['--memoize'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(tsx, [path.join(projectRoot, 'bench/sim-server.ts'), dir, `--hosts=${hosts}`, ...(memoize ? ['--memoize'] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
@@ -90,7 +92,15 @@ function cli(argv: string[]): Promise<SimRun> {
       } catch {
         // not JSON: the error is in `out`
       }
-      resolve({ ms: performance.now() - t0, code: code ?? 1, peakMb: peak ? Number(peak[1]) / 1024 : NaN, cpuMs: cpu ? Number(cpu[1]) : NaN, out: out + err, changed, hosts });
+      resolve({
+        ms: performance.now() - t0,
+        code: code ?? 1,
+        peakMb: peak ? Number(peak[1]) / 1024 : NaN,
+        cpuMs: cpu ? Number(cpu[1]) : NaN,
+        out: out + err,
+        changed,
+        hosts,
+      });
     });
   });
 }
@@ -104,7 +114,8 @@ export async function benchSim(sizes: number[], runs: number, forks: number): Pr
     let s = await startServer(dir, false, 1);
     const first = await cli([inventory(dir, s.port, 1), '--playbook', SIM_PLAYBOOK, '--json']);
     await stop(s.child);
-    if (first.code !== 0 || first.changed !== 3) throw new Error(`sim: converging one host: exit ${first.code}, ${first.changed} changes (3 expected):\n${first.out.slice(0, 3000)}`);
+    if (first.code !== 0 || first.changed !== 3)
+      throw new Error(`sim: converging one host: exit ${first.code}, ${first.changed} changes (3 expected):\n${first.out.slice(0, 3000)}`);
     s = await startServer(dir, true, Math.max(...sizes));
     try {
       for (const n of sizes) {
@@ -112,7 +123,8 @@ export async function benchSim(sizes: number[], runs: number, forks: number): Pr
         const rs: SimRun[] = [];
         for (let i = 0; i < runs; i++) {
           const r = await cli([inv, '--playbook', SIM_PLAYBOOK, '--json', '--forks', String(forks)]);
-          if (r.code !== 0 || r.changed !== 0 || r.hosts !== n) throw new Error(`sim: ${n} hosts: exit ${r.code}, ${r.changed} changes, ${r.hosts} hosts:\n${r.out.slice(0, 3000)}`);
+          if (r.code !== 0 || r.changed !== 0 || r.hosts !== n)
+            throw new Error(`sim: ${n} hosts: exit ${r.code}, ${r.changed} changes, ${r.hosts} hosts:\n${r.out.slice(0, 3000)}`);
           rs.push(r);
         }
         results.set(n, rs);

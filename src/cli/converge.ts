@@ -14,7 +14,8 @@ import { outputSecrets } from '../discovery/token.js';
 import { DEFAULT_PLAYBOOK, EXIT, USAGE, type MainIO, type RunArgs } from './main.js';
 
 export async function converge({ values, positionals }: RunArgs, io: MainIO, masks: { redact: Redactor }): Promise<number> {
-  if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
+  if (positionals.length !== 1)
+    throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
@@ -31,14 +32,15 @@ export async function converge({ values, positionals }: RunArgs, io: MainIO, mas
   const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
   const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
   if (limited.size === 0) {
-    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
+    const why =
+      values.limit !== undefined && selected.size > 0
+        ? `--limit ${values.limit} leaves none of them`
+        : `no play of ${playbook.file} matches a host of the inventory`;
     inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
   }
   // Passwords and capability-like values (discovery tokens) are masked in all output.
   const emit = redacting(
-    values.json
-      ? jsonReporter(io.stdout)
-      : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout, live: !!io.isTTY }),
+    values.json ? jsonReporter(io.stdout) : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout, live: !!io.isTTY }),
     masks.redact,
   );
 

@@ -30,7 +30,9 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
     case 'up': {
       const n = values.nodes === undefined ? undefined : Number(values.nodes);
       const info = await lab.up({ nodes: n, log });
-      out(`inventory: ${info.inventory}\nssh: ssh -i ${info.privateKey} -o UserKnownHostsFile=${info.knownHosts} root@${info.nodes[1]?.address ?? info.nodes[0]!.address}`);
+      out(
+        `inventory: ${info.inventory}\nssh: ssh -i ${info.privateKey} -o UserKnownHostsFile=${info.knownHosts} root@${info.nodes[1]?.address ?? info.nodes[0]!.address}`,
+      );
       return 0;
     }
     case 'down':

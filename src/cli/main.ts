@@ -100,5 +100,17 @@ export async function main(argv: string[], io: MainIO = defaultIO): Promise<numb
 }
 
 /** The parsed command line of a run. */
-export type RunArgs = { values: { playbook?: string; check?: boolean; diff?: boolean; limit?: string; forks?: string; json?: boolean; 'allow-partial'?: boolean; 'replace-lost-members'?: boolean; verbose?: boolean[] }; positionals: string[] };
-
+export type RunArgs = {
+  values: {
+    playbook?: string;
+    check?: boolean;
+    diff?: boolean;
+    limit?: string;
+    forks?: string;
+    json?: boolean;
+    'allow-partial'?: boolean;
+    'replace-lost-members'?: boolean;
+    verbose?: boolean[];
+  };
+  positionals: string[];
+};

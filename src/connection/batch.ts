@@ -96,13 +96,18 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): 
       return;
     }
     const t0 = Date.now();
-    conn.execMany(waiting.map((w) => w.command), opts).then(
-      (rs) => {
-        onRound?.({ commands: waiting.map((w) => w.command), exitCodes: rs.map((r) => r.exitCode), durationMs: Date.now() - t0, batched: true });
-        rs.forEach((r, i) => waiting[i]!.resolve(r));
-      },
-      (e) => waiting.forEach((w) => w.reject(e)),
-    );
+    conn
+      .execMany(
+        waiting.map((w) => w.command),
+        opts,
+      )
+      .then(
+        (rs) => {
+          onRound?.({ commands: waiting.map((w) => w.command), exitCodes: rs.map((r) => r.exitCode), durationMs: Date.now() - t0, batched: true });
+          rs.forEach((r, i) => waiting[i]!.resolve(r));
+        },
+        (e) => waiting.forEach((w) => w.reject(e)),
+      );
   };
   return {
     host: conn.host,

@@ -94,7 +94,7 @@ const WRITE_SCRIPT = [
   '{ [ -L "$1" ] || [ ! "$1" -ef . ]; } && refuse "$1"',
   '[ -L "./$2" ] && [ "$6" != link ] && refuse "$5"',
   'tmp=$(mktemp "./.$2.provision-XXXXXX") || exit 1',
-  "trap 'rm -f -- \"$tmp\"' EXIT",
+  'trap \'rm -f -- "$tmp"\' EXIT',
   "trap 'exit 1' HUP INT TERM PIPE",
   'cat > "$tmp" || exit 1',
   // Attributes are taken from a regular file only, never through a link.
@@ -108,13 +108,7 @@ const WRITE_SCRIPT = [
   'trap - EXIT',
 ].join('\n');
 
-export async function writeRemoteFile(
-  ctx: FileOpsContext,
-  path: string,
-  content: string | Buffer,
-  opts: WriteFileOptions,
-  become: boolean,
-): Promise<void> {
+export async function writeRemoteFile(ctx: FileOpsContext, path: string, content: string | Buffer, opts: WriteFileOptions, become: boolean): Promise<void> {
   const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   const dir = posix.dirname(path);
   const base = posix.basename(path);
@@ -164,9 +158,7 @@ export async function writeRemoteFile(
       await call<void>((cb) => sftp.fsetstat(handle, { mode }, cb as never));
       if (existing && !opts.owner && !opts.group) {
         // Keep the replaced file's owner (best effort: only root may give files away).
-        await call<void>((cb) => sftp.fsetstat(handle, { uid: existing!.uid, gid: existing!.gid }, cb as never)).catch(
-          () => undefined,
-        );
+        await call<void>((cb) => sftp.fsetstat(handle, { uid: existing!.uid, gid: existing!.gid }, cb as never)).catch(() => undefined);
       }
     } finally {
       await call<void>((cb) => sftp.close(handle, cb as never));

@@ -16,7 +16,10 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
       // A unit that did not start: what systemd and its journal say is the useful part.
       const unit = step.effects?.find((e) => e.kind === 'service')?.name;
       const report = unit ? await unitReport(conn, unit).catch(() => '') : '';
-      throw new ProvisionError('COMMAND', `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}${report ? `\n${report}` : ''}`);
+      throw new ProvisionError(
+        'COMMAND',
+        `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}${report ? `\n${report}` : ''}`,
+      );
     }
     return;
   }

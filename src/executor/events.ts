@@ -69,7 +69,16 @@ export interface RunTimings {
 }
 
 export const emptyTiming = (): HostTiming => ({
-  connectMs: 0, factRounds: 0, factCommands: 0, factsMs: 0, applyMs: 0, applyRounds: 0, verifyMs: 0, verifyRounds: 0, waitMs: 0, totalMs: 0,
+  connectMs: 0,
+  factRounds: 0,
+  factCommands: 0,
+  factsMs: 0,
+  applyMs: 0,
+  applyRounds: 0,
+  verifyMs: 0,
+  verifyRounds: 0,
+  waitMs: 0,
+  totalMs: 0,
 });
 
 /** Everything the run tells the user, as values; the reporter decides how to show them. */

@@ -203,8 +203,15 @@ async function runTask(run: HostRun, task: Task, handler: boolean): Promise<Task
   const { state, play, opts } = run;
   const started = Date.now();
   const result: TaskResult = {
-    host: state.host.name, play: play.name, task: task.name, op: task.op,
-    status: 'ok', steps: [], notes: [], handler, durationMs: 0,
+    host: state.host.name,
+    play: play.name,
+    task: task.name,
+    op: task.op,
+    status: 'ok',
+    steps: [],
+    notes: [],
+    handler,
+    durationMs: 0,
   };
   opts.emit({ type: 'task-start', host: state.host.name, play: play.name, task: task.name, handler });
   const { ctx, conns } = taskContext(run, task, result.notes);
@@ -225,7 +232,7 @@ async function runTask(run: HostRun, task: Task, handler: boolean): Promise<Task
     const wait = handler ? undefined : op.waitsForPeers?.(ctx, args);
     if (wait && opts.rendezvous) {
       const t0 = Date.now();
-    const held = await meet(run, wait, result).finally(() => (state.timing.waitMs += Date.now() - t0));
+      const held = await meet(run, wait, result).finally(() => (state.timing.waitMs += Date.now() - t0));
       if (held) return done(held);
     }
     // Waiting for peers is outside the throttle: a host holding a throttle slot while it

@@ -140,8 +140,19 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
             let outcome: HostOutcome = 'failed';
             try {
               outcome = await runPlayOnHost(st, play, {
-                check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, throttled, park,
-                runtime: opts.runtime, options: opts.options, runHosts, extraVars: opts.vars, rendezvous,
+                check: opts.check,
+                inventory,
+                operations: opts.operations,
+                playbookDir,
+                emit,
+                aborted,
+                throttled,
+                park,
+                runtime: opts.runtime,
+                options: opts.options,
+                runHosts,
+                extraVars: opts.vars,
+                rendezvous,
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';

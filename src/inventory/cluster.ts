@@ -19,10 +19,7 @@ export interface ClusterContext {
   warnings: string[];
 }
 
-const CLUSTER_KEYS = [
-  'name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port',
-  'listen', 'package', 'dns', 'discovery', 'tls',
-] as const;
+const CLUSTER_KEYS = ['name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port', 'listen', 'package', 'dns', 'discovery', 'tls'] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._:~+-]*$/;
@@ -32,7 +29,6 @@ const DNS_LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const URL_RE = /^https?:\/\/[A-Za-z0-9._~:/?#@!&+,;=%[\]-]+$/;
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::']);
-
 
 /** Where each key of a parsed cluster section was written, for errors found after loading. */
 const keyLocations = new WeakMap<ClusterSpec, Map<string, SourceLocation>>();
@@ -126,7 +122,10 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
     // Each member is published as <name>.<domain>: its name must be one DNS label.
     for (const h of spec.members) {
       if (!DNS_LABEL_RE.test(h)) {
-        src.failAt(ctx.hosts.get(h)!.location, `member name "${short(h)}" is not a DNS label, which bootstrap: dns needs (letters, digits and "-", at most 63)`);
+        src.failAt(
+          ctx.hosts.get(h)!.location,
+          `member name "${short(h)}" is not a DNS label, which bootstrap: dns needs (letters, digits and "-", at most 63)`,
+        );
       }
     }
   }

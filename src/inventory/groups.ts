@@ -125,7 +125,11 @@ export class GroupWalker {
     const entries = this.src.map(e.value, `host "${name}"`, e.keyNode);
     if (entries.length === 0) return; // membership only
     if (h.defined) {
-      this.src.fail(e.keyNode, `host "${name}" is already defined at line ${h.location.line}`, `list it again only as "${name}: {}" to add it to another group`);
+      this.src.fail(
+        e.keyNode,
+        `host "${name}" is already defined at line ${h.location.line}`,
+        `list it again only as "${name}: {}" to add it to another group`,
+      );
     }
     h.defined = true;
     h.location = this.src.loc(e.keyNode);

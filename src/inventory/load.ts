@@ -79,11 +79,7 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
     const hostInfo = new Map(
       [...hosts.values()].map((h) => [h.name, { address: h.connection.address, addressNode: tree.hosts.get(h.name)!.addressNode, location: h.location }]),
     );
-    inventory.cluster = parseCluster(
-      { src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings },
-      clusterE.value,
-      clusterE.keyNode,
-    );
+    inventory.cluster = parseCluster({ src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings }, clusterE.value, clusterE.keyNode);
   }
   // Implicit groups (as Ansible's `all`), so playbooks need not know the inventory's group
   // names: the cluster's members, and the host serving its DNS records in DNS mode.

@@ -9,7 +9,20 @@ import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureRepo, repoDir } from './build.js';
 import { LAB_VARIANTS, labInventoryYaml, variantCluster, variantFile, type LabVariant } from './inventory.js';
 import { createNodeNetwork, ensureBridge, leftoverNetwork, removeBridge, removeNodeNetwork, setNodeLink } from './network.js';
-import { alive, boot, mountOverlay, nodeDir, nodeExec, personalise, shutdown, strayNspawnPids, unmountOverlay, waitForSsh, isMounted, mergedDir } from './node.js';
+import {
+  alive,
+  boot,
+  mountOverlay,
+  nodeDir,
+  nodeExec,
+  personalise,
+  shutdown,
+  strayNspawnPids,
+  unmountOverlay,
+  waitForSsh,
+  isMounted,
+  mergedDir,
+} from './node.js';
 import { preflight } from './preflight.js';
 import { LAB, type LabNode, labFiles, labFilesDir, projectRoot, topology } from './topology.js';
 

@@ -9,7 +9,10 @@ export interface RunResult {
 }
 
 /** Run argv locally; resolves with the exit code (does not throw on failure). */
-export function run(argv: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<RunResult> {
+export function run(
+  argv: string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
       argv[0]!,
@@ -37,7 +40,10 @@ export function run(argv: string[], opts: { input?: string; timeoutMs?: number; 
 }
 
 /** Run argv locally and throw a LAB error with its stderr when it fails. */
-export async function must(argv: string[], opts: { input?: string; timeoutMs?: number; what?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Promise<string> {
+export async function must(
+  argv: string[],
+  opts: { input?: string; timeoutMs?: number; what?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<string> {
   const r = await run(argv, opts);
   if (r.code !== 0) {
     const out = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');

@@ -38,7 +38,8 @@ export function renderDnsmasqConf(cluster: ClusterSpec, members: Member[], liste
   const { domain } = dnsOf(cluster, 'dnsmasq_srv');
   const names = srvNames(cluster);
   for (const m of members) {
-    if (!LABEL.test(m.name)) throw new ProvisionError('INVENTORY', `dnsmasq_srv: member name ${JSON.stringify(m.name)} is not a DNS label (letters, digits, -)`);
+    if (!LABEL.test(m.name))
+      throw new ProvisionError('INVENTORY', `dnsmasq_srv: member name ${JSON.stringify(m.name)} is not a DNS label (letters, digits, -)`);
     if (!isIP(m.address)) throw new ProvisionError('INVENTORY', `dnsmasq_srv: member ${m.name} has address ${m.address}, not an IP address`);
   }
   return [
@@ -128,7 +129,12 @@ const checkArgs: Record<string, ArgSpec> = {
 export function missingTargets(answer: SrvAnswer, expect: readonly string[]): string[] {
   const got = answer.ok ? answer.records : [];
   return expect.filter((e) => {
-    const m = /^(.*?)(?::(\d+))?$/.exec(e.trim().toLowerCase().replace(/\.(?=:|$)/, ''))!;
+    const m = /^(.*?)(?::(\d+))?$/.exec(
+      e
+        .trim()
+        .toLowerCase()
+        .replace(/\.(?=:|$)/, ''),
+    )!;
     return !got.some((r) => r.target === m[1] && (m[2] === undefined || r.port === Number(m[2])));
   });
 }

@@ -23,11 +23,7 @@ export function clusterOf(ctx: OperationContext, op: string): { cluster: Cluster
  * member of the cluster is lost to the run (unreachable, failed, not in it): waiting out the
  * full timeout for a member that will not come helps no one. `wait` stops at `signal`.
  */
-export async function unlessPeerLost(
-  ctx: OperationContext,
-  cluster: ClusterSpec,
-  wait: (signal: AbortSignal) => Promise<VerifyResult>,
-): Promise<VerifyResult> {
+export async function unlessPeerLost(ctx: OperationContext, cluster: ClusterSpec, wait: (signal: AbortSignal) => Promise<VerifyResult>): Promise<VerifyResult> {
   const stop = new AbortController();
   const racers = [wait(stop.signal)];
   if (ctx.peers) {

@@ -42,7 +42,8 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m).client]));
     const all: EtcdQuery = { endpoints: members.map((m) => urls.get(m.name)!), tls };
     /** Names of the members whose endpoint is not healthy. */
-    const sickOf = (health: EtcdEndpointHealth[]) => members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
+    const sickOf = (health: EtcdEndpointHealth[]) =>
+      members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
     const steps: CommandStep[] = [];
     const unit = await ctx.fact(systemdUnit, { name: 'etcd' }); // as the service task asks: one probe
     if (unit.needDaemonReload) steps.push(daemonReloadStep());
@@ -53,9 +54,13 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
       const sick = sickOf(await ctx.fact(etcdHealth, all));
       const others = sick.filter((n) => n !== self);
       if (others.length > 0 && sick.length < members.length)
-        throw new ProvisionError('COMMAND', `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`, {
-          hint: `bring ${others.join(', ')} back first (systemctl status etcd; journalctl -u etcd), then run again`,
-        });
+        throw new ProvisionError(
+          'COMMAND',
+          `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`,
+          {
+            hint: `bring ${others.join(', ')} back first (systemctl status etcd; journalctl -u etcd), then run again`,
+          },
+        );
       live = sick.length === 0;
     }
     if (live) {
@@ -82,7 +87,11 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
       verify: (conn) =>
         unlessPeerLost(ctx, cluster, async (signal): Promise<VerifyResult> => {
           const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
-          const { value: sick, done } = await pollUntil(async () => sickOf(await probeFact(conn, etcdHealth, all)), (s) => s.length === 0, { timeoutMs, intervalMs: 500, signal });
+          const { value: sick, done } = await pollUntil(
+            async () => sickOf(await probeFact(conn, etcdHealth, all)),
+            (s) => s.length === 0,
+            { timeoutMs, intervalMs: 500, signal },
+          );
           if (done) return { ok: true, message: `etcd restarted on ${self}; all ${members.length} members healthy` };
           return { ok: false, message: `after restarting etcd on ${self}, ${sick.join(', ')} not healthy within ${a.timeout}s` };
         }),

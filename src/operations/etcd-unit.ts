@@ -36,8 +36,7 @@ export const etcdUnitOp = defineOperation<Record<string, never>>({
       });
     const file = await planFile(ctx, { path: ETCD_DROPIN, content: ETCD_DROPIN_CONTENT, mode: 0o644, owner: 'root', group: 'root' });
     steps.push(...file);
-    if (file.some((s) => s.kind === 'file'))
-      steps.push(daemonReloadStep());
+    if (file.some((s) => s.kind === 'file')) steps.push(daemonReloadStep());
     return { steps };
   },
 });

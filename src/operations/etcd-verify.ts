@@ -111,7 +111,13 @@ async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Me
   const out = { data: r.rows, table: memberTable(r.rows), problems: r.problems };
   if (r.problems.length === 0) return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, ...out };
   if (r.failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${r.failed}`, ...out };
-  const report = o.timeoutMs > 0 ? await unitReport(conn, 'etcd').then((t) => `\n${t}`, () => '') : '';
+  const report =
+    o.timeoutMs > 0
+      ? await unitReport(conn, 'etcd').then(
+          (t) => `\n${t}`,
+          () => '',
+        )
+      : '';
   return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${o.timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, ...out };
 }
 
@@ -119,7 +125,14 @@ async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Me
 export function memberTable(rows: MemberRow[]): Table {
   return {
     columns: ['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'HEALTH'],
-    rows: rows.map((r) => [r.id, r.started ? 'started' : 'unstarted', r.name, r.peerURLs.join(','), r.clientURLs.join(','), r.healthy ? 'healthy' : 'unhealthy']),
+    rows: rows.map((r) => [
+      r.id,
+      r.started ? 'started' : 'unstarted',
+      r.name,
+      r.peerURLs.join(','),
+      r.clientURLs.join(','),
+      r.healthy ? 'healthy' : 'unhealthy',
+    ]),
   };
 }
 
@@ -136,7 +149,11 @@ export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>,
     else if (got && !got.started) problems.push(`${m.name} not started`);
     else if (got && got.peerURLs.join(',') !== u.peer) problems.push(`${m.name} has peer URLs ${got.peerURLs.join(',')}, expected ${u.peer}`);
     else if (got && got.clientURLs.join(',') !== u.client)
-      problems.push(got.clientURLs.length ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.client}` : `${m.name} has not published its client URLs yet`);
+      problems.push(
+        got.clientURLs.length
+          ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.client}`
+          : `${m.name} has not published its client URLs yet`,
+      );
     const h = healthy.get(u.client);
     if (!h?.healthy) problems.push(`${m.name} unhealthy${h?.error ? ` (${h.error})` : ''}`);
   }

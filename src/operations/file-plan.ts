@@ -50,11 +50,7 @@ export async function planFile(ctx: OperationContext, w: WantedFile): Promise<St
 }
 
 /** chown/chmod when only the attributes differ. */
-export function attrSteps(
-  path: string,
-  f: { mode: number; owner: string; group: string },
-  w: { mode: number; owner: string; group: string },
-): Step[] {
+export function attrSteps(path: string, f: { mode: number; owner: string; group: string }, w: { mode: number; owner: string; group: string }): Step[] {
   const cmds: string[] = [];
   if (f.owner !== w.owner || f.group !== w.group) cmds.push(shellJoin(['chown', `${w.owner}:${w.group}`, '--', path]));
   if (f.mode !== w.mode) cmds.push(shellJoin(['chmod', formatMode(w.mode), '--', path]));

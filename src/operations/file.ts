@@ -54,20 +54,25 @@ export const fileOp = defineOperation<FileArgs>({
   },
 });
 
-const templatePath = (ctx: OperationContext, t: string): string =>
-  resolve(typeof ctx.vars.playbook_dir === 'string' ? ctx.vars.playbook_dir : '.', t);
+const templatePath = (ctx: OperationContext, t: string): string => resolve(typeof ctx.vars.playbook_dir === 'string' ? ctx.vars.playbook_dir : '.', t);
 
 async function absent(ctx: OperationContext, path: string): Promise<Step[]> {
   const { value: f } = await factOf(ctx, file, { path });
   if (!f.exists) return [];
-  return [{ kind: 'command', description: `remove ${path}`, command: shellJoin(['rm', '-rf', '--', path]), effects: [{ kind: 'path', path, state: 'absent' }] }];
+  return [
+    { kind: 'command', description: `remove ${path}`, command: shellJoin(['rm', '-rf', '--', path]), effects: [{ kind: 'path', path, state: 'absent' }] },
+  ];
 }
 
 async function directory(ctx: OperationContext, path: string, mode: number, owner: string, group: string): Promise<Step[]> {
   const { value: f } = await factOf(ctx, file, { path });
   if (f.exists && f.type !== 'directory') throw argError('file', `${path} exists and is a ${f.type}, not a directory`);
   if (f.exists) return attrSteps(path, f, { mode, owner, group });
-  const mkdir = [shellJoin(['mkdir', '-p', '--', path]), shellJoin(['chown', `${owner}:${group}`, '--', path]), shellJoin(['chmod', formatMode(mode), '--', path])];
+  const mkdir = [
+    shellJoin(['mkdir', '-p', '--', path]),
+    shellJoin(['chown', `${owner}:${group}`, '--', path]),
+    shellJoin(['chmod', formatMode(mode), '--', path]),
+  ];
   return [
     {
       kind: 'command',

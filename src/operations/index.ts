@@ -34,7 +34,18 @@ export const flushHandlersOp = defineOperation<Record<string, never>>({
 /** Every operation a playbook task may name. */
 export const operations = new Map<string, OperationDef<any>>(
   [
-    packageOp, fileOp, commandOp, serviceOp, resolvConfOp, etcdConfigOp, etcdUnitOp, etcdTlsOp, etcdVerifyOp, etcdRestartOp,
-    dnsmasqSrvOp, dnsCheckOp, flushHandlersOp,
+    packageOp,
+    fileOp,
+    commandOp,
+    serviceOp,
+    resolvConfOp,
+    etcdConfigOp,
+    etcdUnitOp,
+    etcdTlsOp,
+    etcdVerifyOp,
+    etcdRestartOp,
+    dnsmasqSrvOp,
+    dnsCheckOp,
+    flushHandlersOp,
   ].map((op) => [op.name, op as OperationDef<any>]),
 );

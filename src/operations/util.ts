@@ -30,7 +30,6 @@ export function parseMode(mode: string, op: string): number {
   return parseInt(mode, 8);
 }
 
-
 export function argError(op: string, message: string): ProvisionError {
   return new ProvisionError('PLAYBOOK', `${op}: ${message}`);
 }

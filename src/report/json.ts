@@ -14,8 +14,27 @@ interface RoundTripJson {
 }
 
 export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
-  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; notices: string[]; connections: Record<string, { ms: number; attempts: number }>; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean; roundTrips: Record<string, RoundTripJson[]>; timings?: unknown } = {
-    warnings: [], notices: [], connections: {}, unreachable: {}, tasks: [], roundTrips: {},
+  const doc: {
+    check?: boolean;
+    inventory?: string;
+    playbook?: string;
+    warnings: string[];
+    notices: string[];
+    connections: Record<string, { ms: number; attempts: number }>;
+    unreachable: Record<string, string>;
+    tasks: unknown[];
+    recap?: unknown;
+    durationMs?: number;
+    interrupted?: boolean;
+    roundTrips: Record<string, RoundTripJson[]>;
+    timings?: unknown;
+  } = {
+    warnings: [],
+    notices: [],
+    connections: {},
+    unreachable: {},
+    tasks: [],
+    roundTrips: {},
   };
   return (e) => {
     switch (e.type) {
@@ -41,7 +60,12 @@ export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void 
         doc.interrupted = true;
         break;
       case 'exec':
-        (doc.roundTrips[e.host] ??= []).push({ phase: e.phase, ms: e.durationMs, batched: e.batched, commands: e.commands.map((command, i) => ({ command, exitCode: e.exitCodes[i]! })) });
+        (doc.roundTrips[e.host] ??= []).push({
+          phase: e.phase,
+          ms: e.durationMs,
+          batched: e.batched,
+          commands: e.commands.map((command, i) => ({ command, exitCode: e.exitCodes[i]! })),
+        });
         break;
       case 'recap':
         doc.recap = e.hosts;
@@ -62,7 +86,12 @@ function taskJson({ table: _, ...r }: TaskResult) {
 function stepJson(s: Step) {
   if (s.kind === 'command') return { kind: s.kind, description: s.description, command: s.command };
   return {
-    kind: s.kind, description: s.description, path: s.path, mode: formatMode(s.mode), owner: s.owner, group: s.group,
+    kind: s.kind,
+    description: s.description,
+    path: s.path,
+    mode: formatMode(s.mode),
+    owner: s.owner,
+    group: s.group,
     diff: renderStepDiff(s),
   };
 }

@@ -81,12 +81,22 @@ export class Progress {
   private task(name: string, handler: boolean): TaskProgress {
     const k = this.key(name, handler);
     let t = this.tasks.get(k);
-    if (!t) this.tasks.set(k, (t = { name: handler ? `handler: ${name}` : name, done: 0, changed: 0, failed: 0, skipped: 0, running: new Map(), started: Date.now() }));
+    if (!t)
+      this.tasks.set(
+        k,
+        (t = { name: handler ? `handler: ${name}` : name, done: 0, changed: 0, failed: 0, skipped: 0, running: new Map(), started: Date.now() }),
+      );
     return t;
   }
 
   private line(t: TaskProgress, final: boolean): string {
-    const status = t.failed ? chalk.red('failed:') : t.changed ? chalk.yellow('changed:') : t.done === t.skipped && t.done > 0 ? chalk.cyan('skipped:') : chalk.green('ok:');
+    const status = t.failed
+      ? chalk.red('failed:')
+      : t.changed
+        ? chalk.yellow('changed:')
+        : t.done === t.skipped && t.done > 0
+          ? chalk.cyan('skipped:')
+          : chalk.green('ok:');
     const counts = `${t.done}/${this.total} hosts, ${t.changed} changed, ${t.failed} failed`;
     const took = ((Date.now() - t.started) / 1000).toFixed(2);
     if (final) {

@@ -126,7 +126,12 @@ const oneLine = (c: string) => {
   return l.length > 160 ? `${l.slice(0, 157)}...` : l;
 };
 
-const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 function colourDiff(s: string): string {
   return s

@@ -264,7 +264,25 @@ async function make(dir: string, name: string, spec: MakeSpec): Promise<Loaded> 
       const csr = await openssl(['req', '-new', '-key', tkey, '-config', cnf]);
       const serial = `0x${(randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0')}${randomBytes(15).toString('hex')}`;
       await openssl(
-        ['x509', '-req', '-CA', spec.issuer.certPath, '-CAkey', spec.issuer.keyPath, '-set_serial', serial, '-days', days, '-sha256', '-extfile', cnf, '-extensions', 'ext', '-out', tcrt],
+        [
+          'x509',
+          '-req',
+          '-CA',
+          spec.issuer.certPath,
+          '-CAkey',
+          spec.issuer.keyPath,
+          '-set_serial',
+          serial,
+          '-days',
+          days,
+          '-sha256',
+          '-extfile',
+          cnf,
+          '-extensions',
+          'ext',
+          '-out',
+          tcrt,
+        ],
         csr,
       );
     }
@@ -303,7 +321,9 @@ export function openssl(args: string[], input?: string): Promise<string> {
     const child = execFile('openssl', args, { timeout: 300_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        return reject(new ProvisionError('COMMAND', 'openssl is not installed on this machine (needed to make TLS certificates)', { hint: 'apt-get install openssl' }));
+        return reject(
+          new ProvisionError('COMMAND', 'openssl is not installed on this machine (needed to make TLS certificates)', { hint: 'apt-get install openssl' }),
+        );
       reject(new ProvisionError('COMMAND', `openssl ${args[0]} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
     });
     // openssl may exit before reading its stdin (`req -x509` reads none): the write then fails

@@ -3,4 +3,7 @@ export const formatMode = (mode: number): string => (mode & 0o7777).toString(8).
 
 /** UTC time for file names, to the second: 20261202T071500 (Z appended when `zone`). */
 export const fileStamp = (date = new Date(), zone = false): string =>
-  date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, zone ? 'Z' : '');
+  date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, zone ? 'Z' : '');

@@ -127,9 +127,7 @@ describe('host keys', () => {
     const f = join(root, 'kh-missing');
     const e = await rejection(conn({ knownHostsFiles: [f] }));
     expect(e.code).toBe('HOSTKEY');
-    expect(e.message).toBe(
-      `host key for testhost (127.0.0.1:${server.port}) is not known; fingerprint ED25519 ${server.hostKeys[0]!.fingerprint}`,
-    );
+    expect(e.message).toBe(`host key for testhost (127.0.0.1:${server.port}) is not known; fingerprint ED25519 ${server.hostKeys[0]!.fingerprint}`);
     expect(e.hint).toMatch(/accept-new/);
   });
 
@@ -149,7 +147,11 @@ describe('host keys', () => {
   it('negotiates the host key type that known_hosts has (rsa known, ed25519 also offered)', async () => {
     const rsa = generateKey('rsa');
     const ed = generateKey('ed25519');
-    const s2 = await startTestServer({ cwd: remote, users: { root: { publicKey: publicKeyLine(readFileSync(keyFile)) } }, hostKeys: [ed.private, rsa.private] });
+    const s2 = await startTestServer({
+      cwd: remote,
+      users: { root: { publicKey: publicKeyLine(readFileSync(keyFile)) } },
+      hostKeys: [ed.private, rsa.private],
+    });
     try {
       const rsaKey = s2.hostKeys[1]!;
       expect(rsaKey.type).toBe('ssh-rsa');
@@ -307,7 +309,11 @@ describe('become (sudo)', () => {
     const before = server.execs.length;
     const rs = await c.execMany(['echo "$FAKE_SUDO_TARGET"', 'echo e >&2; exit 4', "printf 'no newline'"]);
     expect(server.execs.length - before).toBe(1);
-    expect(rs.map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([[0, 'root\n', ''], [4, '', 'e\n'], [0, 'no newline', '']]);
+    expect(rs.map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([
+      [0, 'root\n', ''],
+      [4, '', 'e\n'],
+      [0, 'no newline', ''],
+    ]);
     expect(rs[1]!.command).toBe('echo e >&2; exit 4');
   });
 

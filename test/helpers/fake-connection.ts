@@ -11,11 +11,7 @@ export interface FakeCommandResult {
   stderr?: string;
 }
 
-export type FakeHandler = (
-  command: string,
-  opts: ExecOptions,
-  conn: FakeConnection,
-) => FakeCommandResult | undefined | Promise<FakeCommandResult | undefined>;
+export type FakeHandler = (command: string, opts: ExecOptions, conn: FakeConnection) => FakeCommandResult | undefined | Promise<FakeCommandResult | undefined>;
 
 export interface FakeFile {
   content: Buffer;

@@ -252,14 +252,17 @@ function serveSftp(sftp: SFTPWrapper, o: TestServerOptions, ops: string[]): void
         sftp.name(reqid, [{ filename: p, longname: p, attrs: {} as never }]);
       }),
     )
-    .on('EXTENDED' as never, ((reqid: number, name: string, data?: Buffer) => {
-      if (name !== 'posix-rename@openssh.com' || !data) return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED);
-      const l1 = data.readUInt32BE(0);
-      const from = data.subarray(4, 4 + l1).toString();
-      const l2 = data.readUInt32BE(4 + l1);
-      const to = data.subarray(8 + l1, 8 + l1 + l2).toString();
-      rename(reqid, from, to, true);
-    }) as never);
+    .on(
+      'EXTENDED' as never,
+      ((reqid: number, name: string, data?: Buffer) => {
+        if (name !== 'posix-rename@openssh.com' || !data) return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED);
+        const l1 = data.readUInt32BE(0);
+        const from = data.subarray(4, 4 + l1).toString();
+        const l2 = data.readUInt32BE(4 + l1);
+        const to = data.subarray(8 + l1, 8 + l1 + l2).toString();
+        rename(reqid, from, to, true);
+      }) as never,
+    );
   sftp.on('close', () => {
     for (const fd of handles.values()) fs.closeSync(fd);
     handles.clear();
@@ -268,9 +271,7 @@ function serveSftp(sftp: SFTPWrapper, o: TestServerOptions, ops: string[]): void
 
 export async function startTestServer(o: TestServerOptions): Promise<TestServer> {
   const hostKeys = o.hostKeys ?? [generateKey('ed25519').private];
-  const pubs = Object.fromEntries(
-    Object.entries(o.users).map(([u, cfg]) => [u, cfg.publicKey ? parsed(cfg.publicKey) : undefined]),
-  );
+  const pubs = Object.fromEntries(Object.entries(o.users).map(([u, cfg]) => [u, cfg.publicKey ? parsed(cfg.publicKey) : undefined]));
   const sockets = new Set<Socket>();
   const clients = new Set<ServerConnection>();
   const state: TestServer = {
@@ -469,7 +470,8 @@ function answerFromMemo(memo: Map<string, Promise<Answer>>, command: string, str
   // boundary: the same batch for the memo, its answer given back with this request's boundary.
   const boundary = BOUNDARY.exec(command)?.[0];
   const key = boundary ? command.replaceAll(boundary, 'BOUNDARY') : command;
-  const mine = (b: Buffer, first: string | undefined) => (boundary && first && first !== boundary ? Buffer.from(b.toString('latin1').replaceAll(first, boundary), 'latin1') : b);
+  const mine = (b: Buffer, first: string | undefined) =>
+    boundary && first && first !== boundary ? Buffer.from(b.toString('latin1').replaceAll(first, boundary), 'latin1') : b;
   let p = memo.get(key);
   if (!p) {
     p = new Promise<Answer>((resolve) => {
@@ -480,7 +482,10 @@ function answerFromMemo(memo: Map<string, Promise<Answer>>, command: string, str
       c.stderr.on('data', (d: Buffer) => err.push(d));
       c.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 }));
     });
-    memo.set(key, p.then((a) => ({ ...a, boundary })));
+    memo.set(
+      key,
+      p.then((a) => ({ ...a, boundary })),
+    );
     p = memo.get(key)!;
   }
   stream.on('error', () => undefined);

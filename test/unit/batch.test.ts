@@ -13,7 +13,7 @@ import { FakeConnection } from '../helpers/fake-connection.js';
 /** Runs a batch with sh, as a host would, and reads its results. */
 const runLocally = (commands: readonly string[]) => {
   const b = batchScript(commands);
-  const r = spawnSync('sh', ['-c', b.script], { input: 'the batch\'s own stdin\n' });
+  const r = spawnSync('sh', ['-c', b.script], { input: "the batch's own stdin\n" });
   return { status: r.status, items: () => parseBatch(b, r.stdout, r.stderr, commands.length, 'local') };
 };
 
@@ -39,7 +39,7 @@ describe('batchScript and parseBatch, run by sh', () => {
     expect(items[4]!.stdout.length).toBe(0);
   });
 
-  it('output that looks like another batch\'s framing is only output (the boundary is random)', () => {
+  it("output that looks like another batch's framing is only output (the boundary is random)", () => {
     const other = batchScript(['true']).boundary;
     const r = runLocally([`printf '%s\\n' '${other} 0 exit 5'`, 'true']);
     expect(r.items()[0]!.stdout.toString()).toBe(`${other} 0 exit 5\n`);
@@ -70,7 +70,9 @@ function batchingHost(): { conn: Connection; batches: string[][]; singles: strin
     exec: (c, o) => (singles.push(c), fake.exec(c, o)),
     async execMany(cs) {
       batches.push([...cs]);
-      return runLocally(cs).items().map((x, i): ExecResult => ({ command: cs[i]!, exitCode: x.exitCode, stdout: x.stdout.toString(), stderr: x.stderr.toString(), durationMs: 0 }));
+      return runLocally(cs)
+        .items()
+        .map((x, i): ExecResult => ({ command: cs[i]!, exitCode: x.exitCode, stdout: x.stdout.toString(), stderr: x.stderr.toString(), durationMs: 0 }));
     },
     readFile: (p) => fake.readFile(p),
     writeFile: (p, c, o) => fake.writeFile(p, c, o),
@@ -96,7 +98,12 @@ describe('coalescing', () => {
     const h = batchingHost();
     const c = coalescing(h.conn);
     await c.exec('echo alone');
-    await Promise.all([c.exec('cat', { stdin: 'x' }), c.exec('echo 1', { become: true }), c.exec('echo 2', { become: false }), c.exec('echo 3', { become: false })]);
+    await Promise.all([
+      c.exec('cat', { stdin: 'x' }),
+      c.exec('echo 1', { become: true }),
+      c.exec('echo 2', { become: false }),
+      c.exec('echo 3', { become: false }),
+    ]);
     expect(h.singles).toEqual(['echo alone', 'cat', 'echo 1']);
     expect(h.batches).toEqual([['echo 2', 'echo 3']]);
   });

@@ -8,7 +8,9 @@ describe('isConnectionLost: by the error code, never by its text', () => {
   });
 
   it('a command that timed out while printing "lost" or "keepalive" is a timeout, not an unreachable host', () => {
-    expect(isConnectionLost(new ProvisionError('TIMEOUT', 'command timed out after 30 s on a: tail -f log\nlast output:\npackets lost; keepalive sent'))).toBe(false);
+    expect(isConnectionLost(new ProvisionError('TIMEOUT', 'command timed out after 30 s on a: tail -f log\nlast output:\npackets lost; keepalive sent'))).toBe(
+      false,
+    );
     expect(isConnectionLost(new ProvisionError('COMMAND', 'connection lost'))).toBe(false);
     expect(isConnectionLost(new Error('connection lost'))).toBe(false);
   });

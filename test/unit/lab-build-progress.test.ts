@@ -6,7 +6,10 @@ describe('debootstrap progress', () => {
   it('a line per stage, and every 10 s within a long one, with the packages done', () => {
     const lines: string[] = [];
     let t = 0;
-    const on = debootstrapProgress((l) => lines.push(l), () => t);
+    const on = debootstrapProgress(
+      (l) => lines.push(l),
+      () => t,
+    );
     on('I: Retrieving InRelease');
     for (let i = 0; i < 50; i++) {
       t += 500;

@@ -45,7 +45,11 @@ describe('lab files', () => {
     const fromInventory = [...inv.hosts.values()].map((h) => [h.name, h.name, h.connection.address]);
     expect(new Set(fromCompose.map((x) => JSON.stringify(x)))).toEqual(new Set(fromInventory.map((x) => JSON.stringify(x))));
     // Same topology as the local lab: the same names.
-    expect(Object.keys(compose.services).sort()).toEqual(topology(3).map((n) => n.name).sort());
+    expect(Object.keys(compose.services).sort()).toEqual(
+      topology(3)
+        .map((n) => n.name)
+        .sort(),
+    );
   });
 
   it('the etcd RPM spec has CentOS layout: config noreplace, data dir 0700 etcd, user made in %pre', () => {

@@ -10,12 +10,24 @@ import { terminalReporter } from '../../src/report/terminal.js';
 
 const HOSTS = Array.from({ length: 40 }, (_, i) => `web${i}`);
 const result = (host: string, task: string, status: TaskStatus, message?: string): TaskResult => ({
-  host, play: 'p', task, op: 'command', status, steps: status === 'changed' ? [{ kind: 'command', description: 'run touch /x', command: 'touch /x' }] : [], notes: [], handler: false, durationMs: 5, message,
+  host,
+  play: 'p',
+  task,
+  op: 'command',
+  status,
+  steps: status === 'changed' ? [{ kind: 'command', description: 'run touch /x', command: 'touch /x' }] : [],
+  notes: [],
+  handler: false,
+  durationMs: 5,
+  message,
 });
 
 /** A run of two tasks on 40 hosts: one host changes, one fails the second task. */
 function events(): RunEvent[] {
-  const ev: RunEvent[] = [{ type: 'start', inventory: 'i', playbook: 'p', check: false, hosts: HOSTS }, { type: 'play', name: 'p', hosts: HOSTS }];
+  const ev: RunEvent[] = [
+    { type: 'start', inventory: 'i', playbook: 'p', check: false, hosts: HOSTS },
+    { type: 'play', name: 'p', hosts: HOSTS },
+  ];
   for (const task of ['Install', 'Configure']) {
     for (const h of HOSTS) ev.push({ type: 'task-start', host: h, play: 'p', task, handler: false });
     for (const h of HOSTS) {

@@ -123,11 +123,14 @@ describe('rendezvous', () => {
     }
   });
 
-  it('a host unreachable: the others hold, with the operation\'s message and hint', async () => {
+  it("a host unreachable: the others hold, with the operation's message and hint", async () => {
     const r = await run(LAUNCH(), { down: ['c'] });
     for (const h of ['a', 'b']) {
       expect(r.launched(h)).toBe(false);
-      expect(r.results.find((x) => x.host === h && x.task === 'Launch')).toMatchObject({ status: 'failed', message: 'holding: c is unreachable\n  hint: try again' });
+      expect(r.results.find((x) => x.host === h && x.task === 'Launch')).toMatchObject({
+        status: 'failed',
+        message: 'holding: c is unreachable\n  hint: try again',
+      });
     }
   });
 
@@ -138,7 +141,7 @@ describe('rendezvous', () => {
     expect(limited.results.find((x) => x.host === 'a' && x.task === 'Launch')!.message).toMatch(/^holding: c is not in this run \(--limit\)/);
   });
 
-  it('the decision is the operation\'s: every host arrived, but the votes they brought say no', async () => {
+  it("the decision is the operation's: every host arrived, but the votes they brought say no", async () => {
     const r = await run(LAUNCH(' vote: "{{ inventory_hostname }}" '));
     for (const h of ['a', 'b', 'c']) {
       expect(r.launched(h)).toBe(false);
@@ -156,7 +159,8 @@ describe('rendezvous', () => {
     - name: Roll call
       roll_call: {}
 `);
-    for (const h of ['a', 'b']) expect(r.results.find((x) => x.host === h && x.task === 'Roll call')).toMatchObject({ status: 'ok', message: 'noticed: c failed (at "prepare")' });
+    for (const h of ['a', 'b'])
+      expect(r.results.find((x) => x.host === h && x.task === 'Roll call')).toMatchObject({ status: 'ok', message: 'noticed: c failed (at "prepare")' });
     expect(r.terminal).toMatch(/\| HOST \| STATE +\|\n\+-+\+-+\+\n\| [ab] +\| present \|/);
   });
 });
