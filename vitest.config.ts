@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-/** End-to-end files that also run on the docker lab (the static job, and the DNS SRV case of modes). */
-const ON_DOCKER = ['test/e2e/static.test.ts', 'test/e2e/modes.test.ts'];
+/** End-to-end files that also run on the docker lab: the lab itself, the static job, and the DNS SRV case of modes. */
+const ON_DOCKER = ['test/e2e/lab.test.ts', 'test/e2e/static.test.ts', 'test/e2e/modes.test.ts'];
 
 export default defineConfig({
   test: {
