@@ -14,14 +14,15 @@ export default defineConfig({
     // The lab is one shared set of nodes: end-to-end files must not run concurrently.
     fileParallelism: false,
     // Each project is one lab engine; its e2e files drive that engine's lab (PROVISION_LAB_ENGINE).
+    // Projects run one after the other (groupOrder), never together.
     projects: [
       {
         extends: true,
-        test: { name: 'nspawn', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], env: { PROVISION_LAB_ENGINE: 'nspawn' } },
+        test: { name: 'nspawn', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], env: { PROVISION_LAB_ENGINE: 'nspawn' }, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
-        test: { name: 'docker', include: ON_DOCKER, globalSetup: ['test/global-setup-docker.ts'], env: { PROVISION_LAB_ENGINE: 'docker' } },
+        test: { name: 'docker', include: ON_DOCKER, globalSetup: ['test/global-setup-docker.ts'], env: { PROVISION_LAB_ENGINE: 'docker' }, sequence: { groupOrder: 1 } },
       },
     ],
   },
