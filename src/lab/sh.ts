@@ -20,6 +20,9 @@ export function run(argv: string[], opts: { input?: string; timeoutMs?: number; 
         resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === 127 ? err.message : '') });
       },
     );
+    // A command that exits without reading its input makes the write fail (EPIPE): its exit
+    // status says what happened, the error must not crash the process.
+    child.stdin?.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

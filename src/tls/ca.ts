@@ -256,14 +256,18 @@ export function opensslConfig(spec: Pick<MakeSpec, 'cn' | 'ca' | 'eku' | 'sans'>
   return ['[req]', 'distinguished_name = dn', 'prompt = no', 'utf8 = yes', '[dn]', `CN = ${spec.cn}`, '[ext]', ...ext, ''].join('\n');
 }
 
-function openssl(args: string[], input?: string): Promise<string> {
+export function openssl(args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('openssl', args, { timeout: 30_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+    // The timeout catches a hung openssl, not a slow machine.
+    const child = execFile('openssl', args, { timeout: 300_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
         return reject(new ProvisionError('COMMAND', 'openssl is not installed on this machine (needed to make TLS certificates)', { hint: 'apt-get install openssl' }));
       reject(new ProvisionError('COMMAND', `openssl ${args[0]} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
     });
+    // openssl may exit before reading its stdin (`req -x509` reads none): the write then fails
+    // with EPIPE, which must not crash the run; the exit status above is what counts.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 }
