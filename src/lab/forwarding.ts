@@ -28,14 +28,18 @@ async function haveIptables(): Promise<boolean> {
   return (await run(['iptables', '-w', '-S', 'FORWARD'])).code === 0;
 }
 
+/** What in `iptables -S FORWARD` output would stop bridged traffic, if anything ('' if nothing). */
+export function parseForwardBlock(rules: string): string {
+  const policy = /^-P FORWARD (\S+)/m.exec(rules)?.[1] ?? 'ACCEPT';
+  if (policy !== 'ACCEPT') return `the iptables FORWARD policy is ${policy}`;
+  const drop = rules.split('\n').find((l) => /^-A FORWARD\b.* -j (DROP|REJECT)\b/.test(l));
+  return drop ? `the iptables FORWARD chain has "${drop}"` : '';
+}
+
 /** What in the FORWARD chain would stop the lab's bridged traffic, if anything ('' if nothing). */
 export async function forwardBlock(): Promise<string> {
   const r = await run(['iptables', '-w', '-S', 'FORWARD']);
-  if (r.code !== 0) return '';
-  const policy = /^-P FORWARD (\S+)/m.exec(r.stdout)?.[1] ?? 'ACCEPT';
-  if (policy !== 'ACCEPT') return `the iptables FORWARD policy is ${policy}`;
-  const drop = r.stdout.split('\n').find((l) => /^-A FORWARD\b.* -j (DROP|REJECT)\b/.test(l));
-  return drop ? `the iptables FORWARD chain has "${drop}"` : '';
+  return r.code === 0 ? parseForwardBlock(r.stdout) : '';
 }
 
 /**
