@@ -13,9 +13,14 @@ export const LAB_USAGE = `usage: provision lab up [--nodes N]      start the loc
        provision lab prepare --engine docker
                                          make what docker-compose.test.yml needs, start nothing
 options: --engine nspawn|docker          which lab (default: PROVISION_LAB_ENGINE, else nspawn;
-                                         for other commands than up, the one lab that is up)`;
+                                         for other commands than up, the one lab that is up;
+                                         with labs up on both, commands that change one need it)`;
 
-/** The engine named, else the default; for commands on a running lab, the only lab that is up. */
+/**
+ * The engine named, else the default. For commands on a running lab without --engine (and no
+ * PROVISION_LAB_ENGINE): the one lab that is up; with labs up on both engines, a command that
+ * changes one must name it.
+ */
 function chooseEngine(named: string | undefined, sub: string): lab.LabEngine {
   if (named !== undefined) {
     try {
@@ -25,9 +30,14 @@ function chooseEngine(named: string | undefined, sub: string): lab.LabEngine {
     }
   }
   const dflt = lab.engine();
-  if (sub === 'up' || sub === 'prepare' || process.env.PROVISION_LAB_ENGINE) return dflt;
+  if (sub === 'up' || sub === 'prepare' || sub === 'status' || process.env.PROVISION_LAB_ENGINE) return dflt;
   const upOnes = lab.ENGINES.map((e) => lab.engine(e)).filter((e) => e.status().up);
-  return upOnes.length === 1 ? upOnes[0]! : dflt;
+  if (upOnes.length > 1) {
+    throw new ProvisionError('USAGE', `labs are up on ${upOnes.map((e) => e.name).join(' and ')}: say which with --engine`, {
+      hint: `provision lab ${sub} --engine ${upOnes[0]!.name}`,
+    });
+  }
+  return upOnes[0] ?? dflt;
 }
 
 export async function labCommand(args: string[], out: (s: string) => void): Promise<number> {
@@ -64,12 +74,17 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
       await eng.down({ log });
       return 0;
     case 'status': {
-      const s = eng.status();
-      if (!s.up) {
+      // Without --engine: every engine's lab that is up (the default one's line when none is).
+      const engines = values.engine !== undefined || process.env.PROVISION_LAB_ENGINE ? [eng] : lab.ENGINES.map((e) => lab.engine(e));
+      const shown = engines.filter((e) => e.status().up);
+      if (!shown.length) {
         out(`lab (${eng.name}): down`);
         return 0;
       }
-      for (const n of s.nodes) out(`${n.name.padEnd(8)} ${n.address.padEnd(14)} ${n.role.padEnd(6)} ${n.running ? 'running' : 'stopped'}`);
+      for (const e of shown) {
+        if (engines.length > 1) out(`lab (${e.name}):`);
+        for (const n of e.status().nodes) out(`${n.name.padEnd(8)} ${n.address.padEnd(14)} ${n.role.padEnd(6)} ${n.running ? 'running' : 'stopped'}`);
+      }
       return 0;
     }
     case 'stop':
