@@ -13,6 +13,8 @@ import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
+import { redacting, redactor, type Redactor } from '../report/redact.js';
+import { DISCOVERY_TOKEN_PATTERN, outputSecrets } from '../discovery/token.js';
 import { printable, terminalReporter } from '../report/terminal.js';
 import { labCommand } from './lab.js';
 
@@ -50,24 +52,26 @@ export interface MainIO {
 const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
 
 export async function main(argv: string[], io: MainIO = defaultIO): Promise<number> {
+  // Errors are masked too: with the inventory's secrets once it is loaded.
+  const masks: { redact: Redactor } = { redact: redactor({ patterns: [DISCOVERY_TOKEN_PATTERN] }) };
   try {
     if (argv[0] === 'lab') return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
-    return await converge(argv, io);
+    return await converge(argv, io, masks);
   } catch (e) {
     if (isProvisionError(e)) {
-      io.stderr(`error: ${printable(e.format())}\n`);
+      io.stderr(`error: ${printable(masks.redact(e.format()))}\n`);
       return e.code === 'USAGE' || e.code === 'INVENTORY' || e.code === 'PLAYBOOK' ? EXIT.usage : EXIT.error;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`error: ${e.message}\n${USAGE}\n`);
       return EXIT.usage;
     }
-    io.stderr(`internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
+    io.stderr(`internal error (please report it): ${masks.redact(String((e as Error)?.stack ?? e))}\n`);
     return EXIT.error;
   }
 }
 
-async function converge(argv: string[], io: MainIO): Promise<number> {
+async function converge(argv: string[], io: MainIO, masks: { redact: Redactor }): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -99,6 +103,7 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
   const inventory = loadInventory(positionals[0]!);
+  masks.redact = redactor(outputSecrets(inventory));
   // Known not to work with the etcd this targets: refused before any host is touched.
   const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
   if (unworkable) {
@@ -113,9 +118,11 @@ async function converge(argv: string[], io: MainIO): Promise<number> {
     const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
     inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
   }
-  const emit = values.json
-    ? jsonReporter(io.stdout)
-    : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout });
+  // Passwords and capability-like values (discovery tokens) are masked in all output.
+  const emit = redacting(
+    values.json ? jsonReporter(io.stdout) : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout }),
+    masks.redact,
+  );
 
   let aborted = false;
   const onSigint = () => {

@@ -190,7 +190,8 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
       const n = countOccurrences(errText, sudo.prompt);
       if (n > prompts) {
         prompts = n;
-        if (prompts === 1 && sudo.password !== undefined) {
+        if (prompts === 1 && sudo.password !== undefined && !/[\r\n]/.test(sudo.password)) {
+          // One line, never more: the rest would become the command's own stdin.
           ch.write(sudo.password + '\n');
         } else {
           // asked again: the password was wrong. Do not let sudo try (and log) more.

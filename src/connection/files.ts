@@ -3,8 +3,13 @@
  * the target's directory, gets its mode/owner, and is renamed over the target; on any failure
  * the temp file is removed and the target is untouched.
  *
- * Without become: SFTP (rename with posix-rename@openssh.com, else `mv -f`).
+ * Without become: SFTP (rename with posix-rename@openssh.com, else `mv -fT`).
  * With become (sudo): one shell script under sudo, the content on stdin.
+ *
+ * Links are never followed unless planned: the write is refused when the target's directory
+ * is a symbolic link, or the target is one (unless the plan replaces that link, `replaceLink`).
+ * The sudo script works inside the directory it checked (`cd -P`, then relative names, and
+ * `mv -T`), so swapping the directory for a link after the check does not redirect the write.
  */
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
@@ -34,6 +39,10 @@ function firstLine(b: Buffer): string {
 
 function readError(ctx: FileOpsContext, path: string, why: string, cause?: unknown): ProvisionError {
   return new ProvisionError('COMMAND', `cannot read ${path} on ${ctx.host}: ${why}`, { cause });
+}
+
+function linkRefused(ctx: FileOpsContext, path: string, link: string): ProvisionError {
+  return writeError(ctx, path, `${link} is a symbolic link; refusing to write through it (it was not one when the run planned this write)`);
 }
 
 function writeError(ctx: FileOpsContext, path: string, why: string, cause?: unknown): ProvisionError {
@@ -71,20 +80,34 @@ function modeString(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
+/** Exit status of the scripts below when they refuse a link they were not told about. */
+const LINK_REFUSED = 4;
+
 /**
  * The script run under sudo. Positional args: $1 dir, $2 base name, $3 mode ('' = keep the
- * target's, else 0644), $4 chown spec ('' = keep the target's owner), $5 target path.
+ * target's, else 0644), $4 chown spec ('' = keep the target's owner), $5 target path,
+ * $6 'link' when the plan replaces a symbolic link at the target.
  */
 const WRITE_SCRIPT = [
   'umask 077',
-  'tmp=$(mktemp "$1/.$2.provision-XXXXXX") || exit 1',
+  `refuse() { printf '%s is a symbolic link; refusing to write through it (it was not one when the run planned this write)\\n' "$1" >&2; exit ${LINK_REFUSED}; }`,
+  '[ -L "$1" ] && refuse "$1"',
+  'cd -P -- "$1" || exit 1',
+  // The directory we are in must still be the one the path names (not swapped meanwhile).
+  '{ [ -L "$1" ] || [ ! "$1" -ef . ]; } && refuse "$1"',
+  '[ -L "./$2" ] && [ "$6" != link ] && refuse "$5"',
+  'tmp=$(mktemp "./.$2.provision-XXXXXX") || exit 1',
   "trap 'rm -f -- \"$tmp\"' EXIT",
   "trap 'exit 1' HUP INT TERM PIPE",
   'cat > "$tmp" || exit 1',
-  'if [ -e "$5" ]; then chown --reference="$5" -- "$tmp" 2>/dev/null || :; fi',
-  'if [ -n "$3" ]; then chmod "$3" -- "$tmp"; elif [ -e "$5" ]; then chmod --reference="$5" -- "$tmp"; else chmod 0644 -- "$tmp"; fi || exit 1',
+  // Attributes are taken from a regular file only, never through a link.
+  'if [ -f "./$2" ] && [ ! -L "./$2" ]; then chown --reference="./$2" -- "$tmp" 2>/dev/null || :; fi',
+  'if [ -n "$3" ]; then chmod "$3" -- "$tmp"; elif [ -f "./$2" ] && [ ! -L "./$2" ]; then chmod --reference="./$2" -- "$tmp"; else chmod 0644 -- "$tmp"; fi || exit 1',
   'if [ -n "$4" ]; then chown -- "$4" "$tmp" || exit 1; fi',
-  'mv -f -- "$tmp" "$5" || exit 1',
+  // -T: the target is replaced as a name; a target that became a link to a directory does not
+  // receive the file inside it.
+  '[ -L "./$2" ] && [ "$6" != link ] && refuse "$5"',
+  'mv -fT -- "$tmp" "./$2" || exit 1',
   'trap - EXIT',
 ].join('\n');
 
@@ -102,7 +125,7 @@ export async function writeRemoteFile(
 
   if (become) {
     const mode = opts.mode === undefined ? '' : modeString(opts.mode);
-    const cmd = shellJoin(['sh', '-c', WRITE_SCRIPT, 'sh', dir, base, mode, chownSpec(opts), path]);
+    const cmd = shellJoin(['sh', '-c', WRITE_SCRIPT, 'sh', dir, base, mode, chownSpec(opts), path, opts.replaceLink ? 'link' : '']);
     const r = await ctx.run(cmd, { become: true, stdin: data });
     if (r.exitCode !== 0) throw writeError(ctx, path, firstLine(r.stderr) || `exit status ${r.exitCode}`);
     return;
@@ -112,12 +135,25 @@ export async function writeRemoteFile(
   const tmp = posix.join(dir, `.${base}.provision-${randomBytes(6).toString('hex')}.tmp`);
   let created = false;
   try {
-    let existing: Stats | undefined;
-    try {
-      existing = await call<Stats>((cb) => sftp.stat(path, cb as never));
-    } catch (e) {
-      if ((e as SftpError).code !== NO_SUCH_FILE) throw e;
-    }
+    const lstat = async (p: string): Promise<Stats | undefined> => {
+      try {
+        return await call<Stats>((cb) => sftp.lstat(p, cb as never));
+      } catch (e) {
+        if ((e as SftpError).code !== NO_SUCH_FILE) throw e;
+        return undefined;
+      }
+    };
+    // No link where the plan had none: neither the directory nor the target (SFTP has no
+    // openat; the directory is checked again right before the rename).
+    const unplannedLink = async () => {
+      if ((await lstat(dir))?.isSymbolicLink()) throw linkRefused(ctx, path, dir);
+      const t = await lstat(path);
+      if (t?.isSymbolicLink() && !opts.replaceLink) throw linkRefused(ctx, path, path);
+      return t;
+    };
+    const found = await unplannedLink();
+    // Attributes are kept from a regular file only, never read through a link.
+    const existing = found?.isFile() ? found : undefined;
     const mode = opts.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
     const handle = await call<Buffer>((cb) => sftp.open(tmp, 'wx', { mode }, cb as never));
     created = true;
@@ -143,11 +179,12 @@ export async function writeRemoteFile(
       const r = await ctx.run(shellJoin(['chown', '--', spec, tmp]), { become: false });
       if (r.exitCode !== 0) throw new Error(firstLine(r.stderr) || `chown exit status ${r.exitCode}`);
     }
+    await unplannedLink();
     const exts = (sftp as unknown as { _extensions?: Record<string, string> })._extensions ?? {};
     if (exts['posix-rename@openssh.com'] === '1') {
       await call<void>((cb) => sftp.ext_openssh_rename(tmp, path, cb as never));
     } else {
-      const r = await ctx.run(shellJoin(['mv', '-f', '--', tmp, path]), { become: false });
+      const r = await ctx.run(shellJoin(['mv', '-fT', '--', tmp, path]), { become: false });
       if (r.exitCode !== 0) throw new Error(firstLine(r.stderr) || `mv exit status ${r.exitCode}`);
     }
     created = false;

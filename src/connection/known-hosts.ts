@@ -3,7 +3,12 @@
  *
  * Supported: plain patterns, comma lists, `[host]:port`, hashed `|1|salt|hash` entries,
  * negation `!pattern`, wildcards `*` and `?`, `@revoked` (refuses the key) and
- * `@cert-authority` (ignored: we do not do host certificates).
+ * `@cert-authority` (reported: ssh2 cannot verify host certificates, so such a host is refused
+ * unless its plain key is recorded as well; it is never trusted on first use).
+ *
+ * Host names are matched as OpenSSH does: ssh lower-cases the name it looks up, and
+ * `ssh-keygen -H` lower-cases a name before hashing it, so `DB1.Example.com` is looked up as
+ * `db1.example.com` in hashed and plain entries alike.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
@@ -14,7 +19,9 @@ export type HostKeyCheck =
   | { status: 'match' }
   | { status: 'mismatch'; expectedFingerprints: string[]; file: string; line: number }
   | { status: 'unknown' }
-  | { status: 'revoked' };
+  | { status: 'revoked' }
+  /** No key recorded for the host, but a @cert-authority line covers it. */
+  | { status: 'cert-authority'; file: string; line: number; caFingerprint: string };
 
 export interface KnownHostEntry {
   file: string;
@@ -50,9 +57,13 @@ export function keyTypeOfBlob(keyBlob: Buffer): string {
   return keyBlob.subarray(4, 4 + len).toString('latin1');
 }
 
-/** The name looked up in known_hosts: `host` for port 22, `[host]:port` otherwise. */
+/**
+ * The name looked up in known_hosts: `host` for port 22, `[host]:port` otherwise, lower-cased
+ * as ssh does before it looks a host up (and as `ssh-keygen -H` does before hashing).
+ */
 export function hostKeyName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
 }
 
 export function expandHome(file: string): string {
@@ -177,7 +188,13 @@ export function checkHostKeyIn(
     }
   }
   const mine = entriesForHost(entries, host, port);
-  if (mine.length === 0) return { status: 'unknown' };
+  if (mine.length === 0) {
+    // OpenSSH would ask for a certificate signed by this CA; ssh2 cannot verify one, and a
+    // plain key is not what the CA vouches for: say so instead of treating the host as new.
+    const ca = entries.find((e) => e.marker === 'cert-authority' && hostFieldMatches(e.hosts, name));
+    if (ca) return { status: 'cert-authority', file: ca.file, line: ca.line, caFingerprint: `${keyTypeLabel(ca.keyType)} ${fingerprint(ca.keyBlob)}` };
+    return { status: 'unknown' };
+  }
   if (mine.some((e) => e.keyType === keyType && e.keyBlob.equals(keyBlob))) return { status: 'match' };
   // The host is known, but not with this key. Prefer entries of the offered key type for the
   // report; a host known only under other key types is treated as changed too (we ask the server

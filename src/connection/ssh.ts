@@ -30,7 +30,10 @@ type SshClient = InstanceType<typeof Client>;
 export const MAX_CHANNELS = 4;
 const CHANNEL_RETRY_DELAY_MS = 250;
 
-/** ssh2's default host key algorithm list (Node 20 has ed25519). */
+/**
+ * Host key algorithms we offer: ssh2's defaults without the SHA-1 signatures (`ssh-rsa`,
+ * `ssh-dss`), as OpenSSH 8.8 and later. RSA host keys still work through rsa-sha2-512/256.
+ */
 const DEFAULT_HOST_KEY_ALGOS = [
   'ssh-ed25519',
   'ecdsa-sha2-nistp256',
@@ -38,15 +41,14 @@ const DEFAULT_HOST_KEY_ALGOS = [
   'ecdsa-sha2-nistp521',
   'rsa-sha2-512',
   'rsa-sha2-256',
-  'ssh-rsa',
 ];
 
 /** Host key algorithms to offer: the ones known_hosts has for the host first (as OpenSSH does). */
 export function hostKeyAlgorithms(knownTypes: readonly string[]): string[] {
   const first: string[] = [];
   for (const t of knownTypes) {
-    const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];
-    for (const a of algos) if ((DEFAULT_HOST_KEY_ALGOS.includes(a) || a === 'ssh-dss') && !first.includes(a)) first.push(a);
+    const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [t];
+    for (const a of algos) if (DEFAULT_HOST_KEY_ALGOS.includes(a) && !first.includes(a)) first.push(a);
   }
   return [...first, ...DEFAULT_HOST_KEY_ALGOS.filter((a) => !first.includes(a))];
 }
@@ -79,6 +81,21 @@ export async function verifyHostKey(
   const keyType = keyTypeOfBlob(keyBlob);
   const offered = describeKey(keyType, keyBlob);
   let check: HostKeyCheck | { status: 'added' } = await checkHostKey(files, t.address, t.port, keyType, keyBlob);
+  if (check.status === 'cert-authority') {
+    // Under either policy: accept-new must not trust on first use a host whose owner said
+    // "trust what this CA signs", and strict must say why the host is not known.
+    throw new ProvisionError(
+      'HOSTKEY',
+      `host key for ${where(t)} is not known: ${check.file}:${check.line} (@cert-authority ${check.caFingerprint}) ` +
+        `says to trust host certificates signed by that CA, and provision cannot verify host certificates; ` +
+        `the host offered the plain key ${offered}`,
+      {
+        hint:
+          `if that fingerprint is right, record the plain key (ssh-keyscan ${t.port === 22 ? '' : `-p ${t.port} `}${t.address} >> ${expandHome(files[0]!)}); ` +
+          'host_key_checking: accept-new does not add keys for such hosts',
+      },
+    );
+  }
   if (check.status === 'unknown') {
     if (policy !== 'accept-new') {
       const file = expandHome(files[0]!);
@@ -298,7 +315,22 @@ function forwardOut(jump: SshClient, jt: Target, address: string, port: number):
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Open the connection to one host (through its jump host, if any) and log in. */
+/**
+ * Passwords are one line (sudo reads one; what follows would reach the command's stdin). The
+ * inventory refuses them with file:line:col; this refuses them from any other source.
+ */
+function checkPasswords(settings: ConnectionSettings): void {
+  for (const [key, v] of [['password', settings.password], ['become_password', settings.becomePassword]] as const) {
+    if (v !== undefined && /[\r\n]/.test(v)) {
+      throw new ProvisionError('AUTH', `${key} of ${settings.name} contains a line break (the value is not shown); refusing to send it`, {
+        hint: 'a password is one line; a YAML block scalar (|) ends with a line break',
+      });
+    }
+  }
+}
+
 export async function connect(settings: ConnectionSettings): Promise<Connection> {
+  checkPasswords(settings);
   const target: Target = { name: settings.name, address: settings.address, port: settings.port, user: settings.user };
   let jump: SshClient | undefined;
   if (settings.proxyJump) {

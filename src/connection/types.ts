@@ -23,6 +23,11 @@ export interface WriteFileOptions {
   owner?: string;
   group?: string;
   become?: boolean;
+  /**
+   * The plan found a symbolic link at the path and replaces it by a regular file. Without it, a
+   * write to a path that is (or whose directory is) a symbolic link is refused.
+   */
+  replaceLink?: boolean;
 }
 
 /**

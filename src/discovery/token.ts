@@ -6,10 +6,11 @@
  * `<inventory dir>/.provision-state/<cluster>.json` and reuses it on every later run.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { ProvisionError } from '../errors.js';
-import type { ClusterSpec } from '../inventory/types.js';
+import type { ClusterSpec, Inventory } from '../inventory/types.js';
+import type { RedactRules } from '../report/redact.js';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -28,6 +29,28 @@ export interface DiscoveryTokenInfo {
 }
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
+
+/**
+ * A discovery token is a capability: whoever has its URL can register a member under it (and
+ * spoil the bootstrap). Output shows `.../v2/keys/discovery/<hidden>`, like a password.
+ */
+export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'\/?#&;,)\]}<>]+/g;
+
+/** What run output must hide for this inventory: passwords, and discovery tokens however given. */
+export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): RedactRules {
+  const values: string[] = [];
+  for (const h of inventory.hosts.values()) {
+    if (h.connection.password !== undefined) values.push(h.connection.password);
+    if (h.connection.becomePassword !== undefined) values.push(h.connection.becomePassword);
+  }
+  const url = inventory.cluster?.discovery?.url;
+  if (url) {
+    // A token given as a URL of another service (discovery.etcd.io/<token>): its last path part.
+    const last = url.replace(/[?#].*$/, '').replace(/\/+$/, '').split('/').pop() ?? '';
+    if (last && !url.endsWith(`//${last}`)) values.push(last);
+  }
+  return { values, patterns: [DISCOVERY_TOKEN_PATTERN] };
+}
 
 /** Make a new token for `size` members; returns its URL (`<endpoint>/v2/keys/discovery/<token>`). */
 export async function createDiscoveryToken(endpoint: string, size: number, fetchImpl: FetchLike = fetch): Promise<string> {
@@ -114,10 +137,38 @@ export async function readClusterState(inventoryDir: string, cluster: string): P
   return v as ClusterState;
 }
 
+/**
+ * `.provision-state/` holds capabilities (discovery tokens): the directory is 0700 and its
+ * files 0600, also when it was made earlier with a looser mode (mkdir leaves an existing
+ * directory's mode alone). Not followed if it is a symbolic link.
+ */
+export async function secureStateDir(inventoryDir: string, log?: (line: string) => void): Promise<void> {
+  const dir = join(inventoryDir, '.provision-state');
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await fsp.lstat(dir);
+  if (!st.isDirectory())
+    throw new ProvisionError('USAGE', `${dir} is not a directory${st.isSymbolicLink() ? ' (a symbolic link)' : ''}; it holds the clusters' discovery tokens`, {
+      hint: 'make it a directory (mode 0700) or remove it',
+    });
+  if ((st.mode & 0o777) !== 0o700) {
+    log?.(`${dir} had mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; setting 0700`);
+    await fsp.chmod(dir, 0o700);
+  }
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const f = join(dir, e.name);
+    const mode = (await fsp.lstat(f)).mode & 0o777;
+    if (mode & 0o077) {
+      log?.(`${f} had mode ${mode.toString(8).padStart(4, '0')}; setting 0600`);
+      await fsp.chmod(f, 0o600);
+    }
+  }
+}
+
 /** Atomic: a temp file in the same directory, flushed, then renamed over the old one. */
-export async function writeClusterState(inventoryDir: string, cluster: string, state: ClusterState): Promise<void> {
+export async function writeClusterState(inventoryDir: string, cluster: string, state: ClusterState, log?: (line: string) => void): Promise<void> {
   const path = stateFile(inventoryDir, cluster);
-  await fsp.mkdir(join(inventoryDir, '.provision-state'), { recursive: true, mode: 0o700 });
+  await secureStateDir(inventoryDir, log);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await fsp.open(tmp, 'wx', 0o600);
   try {
@@ -177,13 +228,15 @@ export async function resolveDiscoveryUrl(
   inventoryDir: string,
   opts: { fetchImpl?: FetchLike; log?: (line: string) => void; now?: () => Date } = {},
 ): Promise<DiscoveryResolution> {
+  // A real run keeps the recorded tokens private (--check changes nothing, here neither).
+  if (existsSync(join(inventoryDir, '.provision-state'))) await secureStateDir(inventoryDir, opts.log);
   const known = await knownDiscoveryUrl(cluster, inventoryDir, opts);
   if (known) return known;
   const size = cluster.members.length;
   const endpoint = trimSlash(cluster.discovery!.endpoint!);
   const url = await createDiscoveryToken(endpoint, size, opts.fetchImpl ?? fetch);
   const state = await readClusterState(inventoryDir, cluster.name);
-  await writeClusterState(inventoryDir, cluster.name, { ...state, discoveryUrl: url, createdAt: (opts.now?.() ?? new Date()).toISOString() });
+  await writeClusterState(inventoryDir, cluster.name, { ...state, discoveryUrl: url, createdAt: (opts.now?.() ?? new Date()).toISOString() }, opts.log);
   opts.log?.(`discovery: made token ${url} for ${size} members (recorded in ${stateFile(inventoryDir, cluster.name)})`);
   return { url, source: 'created', info: { url, size, registered: 0, members: [], full: false, used: false } };
 }

@@ -30,5 +30,10 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
     const mk = await conn.exec(shellJoin(['mkdir', '-p', '--', dir]));
     if (mk.exitCode !== 0) throw new ProvisionError('COMMAND', `cannot create ${dir}: ${tail(mk.stderr)}`);
   }
-  await conn.writeFile(step.path, step.after, { mode: step.mode, owner: step.owner, group: step.group });
+  await conn.writeFile(step.path, step.after, {
+    mode: step.mode,
+    owner: step.owner,
+    group: step.group,
+    ...(step.replacesLink ? { replaceLink: true } : {}),
+  });
 }

@@ -132,10 +132,10 @@ export function readConnectionKey(
       out.known_hosts = src.stringList(node, what, keyNode).map((p) => resolvePath(p, baseDir, home));
       return;
     case 'password':
-      out.password = src.secretString(node, what, keyNode);
+      out.password = oneLineSecret(src, node, what, keyNode);
       return;
     case 'become_password':
-      out.become_password = src.secretString(node, what, keyNode);
+      out.become_password = oneLineSecret(src, node, what, keyNode);
       return;
     case 'become':
       out.become = src.bool(node, what, keyNode);
@@ -165,4 +165,16 @@ export function readConnectionKey(
       return;
     }
   }
+}
+
+/**
+ * A password is one line: sudo reads one line from stdin, and what follows a line break would
+ * become the first bytes of the command's own input (a file written through sudo). `key: |`
+ * adds a line break at the end, so it is refused here, where file:line:col can be given.
+ */
+function oneLineSecret(src: YamlSource, node: YNode, what: string, keyNode: YNode): string {
+  const v = src.secretString(node, what, keyNode);
+  if (/[\r\n]/.test(v))
+    src.fail(node, `${what} contains a line break (the value is not shown)`, 'write it on one line, quoted ("..."); a block scalar (|) ends with a line break', keyNode);
+  return v;
 }

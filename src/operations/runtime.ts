@@ -4,11 +4,9 @@
  * them asks), so a playbook that does not use them, such as the one that builds the
  * discovery etcd itself, never reaches for them.
  *
- * --check changes nothing, on the nodes or here: missing certificates are made in a
- * throwaway directory (the plan says so) and no discovery token is created.
+ * --check changes nothing, on the nodes or here: missing certificates are predicted as
+ * stand-ins (the plan says so) without copying any key, and no discovery token is created.
  */
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkTokenHasRoom, knownDiscoveryUrl, resolveDiscoveryUrl, stateFile } from '../discovery/token.js';
 import type { ClusterSpec, Inventory } from '../inventory/types.js';
@@ -54,17 +52,14 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
   const inventoryDir = join(opts.inventory.file, '..');
   let certs: Promise<CertsResult> | undefined;
   let discovery: Promise<DiscoveryResult> | undefined;
-  const temps: string[] = [];
 
   const makeCerts = async (cluster: ClusterSpec): Promise<CertsResult> => {
     const hosts = clusterMembers(opts.inventory, cluster);
     if (!opts.check) return { certs: await ensureClusterCerts(cluster, hosts, opts.log) };
-    // A dry run reads the real directory; if anything would be made, it makes it elsewhere.
-    const tmp = mkdtempSync(join(tmpdir(), 'provision-check-tls-'));
-    temps.push(tmp);
-    if (existsSync(cluster.tls!.dir)) cpSync(cluster.tls!.dir, tmp, { recursive: true });
-    const made = await ensureClusterCerts({ ...cluster, tls: { dir: tmp } }, hosts);
-    if (made.generated.length === 0) return { certs: { ...made, dir: cluster.tls!.dir } };
+    // A dry run reads the real directory and changes nothing there; what would be made is a
+    // stand-in, made and removed inside this call (no key is copied anywhere).
+    const made = await ensureClusterCerts(cluster, hosts, undefined, { dryRun: true });
+    if (made.generated.length === 0) return { certs: made };
     return {
       certs: made,
       provisional: `certificates not made yet (${made.generated.join(', ')}): the real run makes them in ${cluster.tls!.dir}; their content here is a stand-in`,
@@ -90,7 +85,8 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
   return {
     certs: (cluster) => (certs ??= makeCerts(cluster)),
     discoveryUrl: (cluster) => (discovery ??= findUrl(cluster)),
-    dispose: () => temps.forEach((t) => rmSync(t, { recursive: true, force: true })),
+    // Nothing to remove: --check keeps no files (the stand-in certificates live in memory).
+    dispose: () => {},
     hosts: opts.hosts && new Set(opts.hosts),
   };
 }

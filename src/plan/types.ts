@@ -46,6 +46,8 @@ export interface FileStep {
   backup?: boolean;
   /** Content is secret (a private key): diffs say only that it changed. */
   secret?: boolean;
+  /** The path was a symbolic link when planned, and the write replaces the link (never follows it). */
+  replacesLink?: boolean;
   effects?: Effect[];
   /**
    * The change needs no restart (etcd.conf's INITIAL_CLUSTER_STATE new -> existing, which

@@ -11,8 +11,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProvisionError } from '../errors.js';
 import type { ClusterSpec } from '../inventory/types.js';
@@ -58,6 +59,26 @@ export interface SubjectAltNames {
 export interface CertOptions {
   /** Clock for the expiry check (tests). */
   now?: () => number;
+  /**
+   * --check: change nothing in the directory (no mode fixed, nothing made there). What would be
+   * made is made as a stand-in in a private temporary directory, removed before this returns
+   * (and at process exit, however the process ends). The CA key is never copied: a stand-in
+   * leaf is signed by the CA where it is, or by a stand-in CA when the CA itself would be made.
+   */
+  dryRun?: boolean;
+}
+
+/** Stand-in directories of dry runs that exist right now; removed at exit whatever the path. */
+const standIns = new Set<string>();
+let exitHook = false;
+function trackStandIn(dir: string): void {
+  standIns.add(dir);
+  if (exitHook) return;
+  exitHook = true;
+  // 'exit' runs on process.exit() too (a second Ctrl-C); only synchronous work is possible there.
+  process.on('exit', () => {
+    for (const d of standIns) rmSync(d, { recursive: true, force: true });
+  });
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -87,32 +108,53 @@ export async function ensureClusterCerts(
         hint: `member names must match ${NAME_RE.source} and not be "ca" or "client"`,
       });
   }
-  await ensurePrivateDir(dir, log);
+  const dry = opts.dryRun === true;
+  if (dry) log = () => {};
+  else await ensurePrivateDir(dir, log);
   const generated: string[] = [];
   const files = (n: string) => ({ certPath: join(dir, `${n}.crt`), keyPath: join(dir, `${n}.key`) });
-
-  let ca = await load(files('ca'), log);
-  const caWhy = ca ? caProblem(ca, now()) : 'absent';
-  if (caWhy) {
-    log(`tls: making a new CA in ${dir} (${caWhy})`);
-    ca = await make(dir, 'ca', { cn: `${cluster.name} etcd CA`, days: CA_DAYS, ca: true });
-    generated.push('ca');
-  }
-  const caCert = ca!;
-
-  const leaf = async (n: string, cn: string, eku: string[], sans?: SubjectAltNames): Promise<PemFiles> => {
-    const have = caWhy ? undefined : await load(files(n), log);
-    const why = caWhy ? 'new CA' : have ? leafProblem(have, caCert, eku, sans, now()) : 'absent';
-    if (!why) return strip(have!);
-    log(`tls: making ${n}.crt (${why})`);
-    generated.push(n);
-    return strip(await make(dir, n, { cn, days: LEAF_DAYS, eku, sans, issuer: caCert }));
+  // Where new files go: the directory itself, or (dry run) a stand-in made on first need.
+  let standIn: string | undefined;
+  const target = async (): Promise<string> => {
+    if (!dry) return dir;
+    if (!standIn) {
+      standIn = await fsp.mkdtemp(join(tmpdir(), 'provision-check-tls-'));
+      trackStandIn(standIn);
+    }
+    return standIn;
   };
+  const readOnly = { fixMode: !dry };
 
-  const members: Record<string, PemFiles> = {};
-  for (const h of hosts) members[h.name] = await leaf(h.name, h.name, [SERVER_AUTH, CLIENT_AUTH], memberSans(cluster, h));
-  const client = await leaf('client', `${cluster.name}-client`, [CLIENT_AUTH]);
-  return { dir, ca: strip(caCert), members, client, generated };
+  try {
+    let ca = await load(files('ca'), log, readOnly);
+    const caWhy = ca ? caProblem(ca, now()) : 'absent';
+    if (caWhy) {
+      log(`tls: making a new CA in ${dir} (${caWhy})`);
+      ca = await make(await target(), 'ca', { cn: `${cluster.name} etcd CA`, days: CA_DAYS, ca: true });
+      generated.push('ca');
+    }
+    const caCert = ca!;
+
+    const leaf = async (n: string, cn: string, eku: string[], sans?: SubjectAltNames): Promise<PemFiles> => {
+      const have = caWhy ? undefined : await load(files(n), log, readOnly);
+      const why = caWhy ? 'new CA' : have ? leafProblem(have, caCert, eku, sans, now()) : 'absent';
+      if (!why) return strip(have!);
+      log(`tls: making ${n}.crt (${why})`);
+      generated.push(n);
+      return strip(await make(await target(), n, { cn, days: LEAF_DAYS, eku, sans, issuer: caCert }));
+    };
+
+    const members: Record<string, PemFiles> = {};
+    for (const h of hosts) members[h.name] = await leaf(h.name, h.name, [SERVER_AUTH, CLIENT_AUTH], memberSans(cluster, h));
+    const client = await leaf('client', `${cluster.name}-client`, [CLIENT_AUTH]);
+    return { dir, ca: strip(caCert), members, client, generated };
+  } finally {
+    // The stand-ins' contents are in memory; their files (throwaway keys) go now.
+    if (standIn) {
+      await fsp.rm(standIn, { recursive: true, force: true });
+      standIns.delete(standIn);
+    }
+  }
 }
 
 interface Loaded extends PemFiles {
@@ -133,7 +175,7 @@ async function ensurePrivateDir(dir: string, log: (l: string) => void): Promise<
 }
 
 /** The pair as files on disk; undefined when either is absent or cannot be parsed. */
-async function load(paths: { certPath: string; keyPath: string }, log: (l: string) => void): Promise<Loaded | undefined> {
+async function load(paths: { certPath: string; keyPath: string }, log: (l: string) => void, o: { fixMode: boolean }): Promise<Loaded | undefined> {
   const read = (p: string) => fsp.readFile(p, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
   const [cert, key] = await Promise.all([read(paths.certPath), read(paths.keyPath)]);
   if (cert === undefined || key === undefined) return undefined;
@@ -145,7 +187,7 @@ async function load(paths: { certPath: string; keyPath: string }, log: (l: strin
     return undefined;
   }
   const mode = (await fsp.stat(paths.keyPath)).mode & 0o777;
-  if (mode !== 0o600) {
+  if (mode !== 0o600 && o.fixMode) {
     log(`tls: ${paths.keyPath} had mode ${mode.toString(8)}; setting 0600`);
     await fsp.chmod(paths.keyPath, 0o600);
   }
@@ -242,8 +284,9 @@ async function make(dir: string, name: string, spec: MakeSpec): Promise<Loaded> 
 
 /** A self-contained openssl config: the system's openssl.cnf adds nothing to our certificates. */
 export function opensslConfig(spec: Pick<MakeSpec, 'cn' | 'ca' | 'eku' | 'sans'>): string {
+  // pathlen:0: the CA signs end-entity certificates only, never another CA.
   const ext = spec.ca
-    ? ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash']
+    ? ['basicConstraints = critical,CA:TRUE,pathlen:0', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash']
     : [
         'basicConstraints = critical,CA:FALSE',
         'keyUsage = critical,digitalSignature',

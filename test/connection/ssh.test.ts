@@ -355,6 +355,19 @@ describe('become (sudo)', () => {
     expect(server.execs.at(-1)!.command).toBe('echo asroot');
   });
 
+  it('a password with a line break is refused before anything is sent (defence in depth behind the inventory check)', async () => {
+    const before = server.execs.length;
+    const connections = server.connections;
+    for (const over of [{ becomePassword: `${SUDO_PW}\n` }, { becomePassword: `${SUDO_PW}\r\nrm -rf /` }, { password: 'alice-pw\n' }]) {
+      const e = await rejection(alice(over));
+      expect(e.code).toBe('AUTH');
+      expect(e.message).toMatch(/(become_password|password) of testhost contains a line break/);
+      expect(e.format()).not.toContain(SUDO_PW);
+    }
+    expect(server.execs.length).toBe(before);
+    expect(server.connections).toBe(connections);
+  });
+
   it('readFile and writeFile through sudo', async () => {
     const c = await alice();
     const p = join(remote, 'sudo-written.conf');
@@ -446,7 +459,7 @@ describe('files (SFTP)', () => {
       writeFileSync(p, 'old');
       await c.writeFile(p, 'via mv');
       expect(readFileSync(p, 'utf8')).toBe('via mv');
-      expect(plain.execs.at(-1)!.command).toMatch(/^mv -f -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
+      expect(plain.execs.at(-1)!.command).toMatch(/^mv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
     } finally {
       await plain.close();
     }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import {
   inspectDiscoveryToken,
   readClusterState,
   resolveDiscoveryUrl,
+  secureStateDir,
   stateFile,
   writeClusterState,
   type DiscoveryTokenInfo,
@@ -132,6 +133,34 @@ describe('cluster state file', () => {
     expect(stateFile(dir, 'lab')).toBe(join(dir, '.provision-state', 'lab.json'));
     expect(statSync(stateFile(dir, 'lab')).mode & 0o777).toBe(0o600);
     expect(readdirSync(join(dir, '.provision-state'))).toEqual(['lab.json']);
+  });
+
+  it('a .provision-state/ that exists with a looser mode gets 0700, and its files 0600', async () => {
+    const dir = join(root, 'inv-loose');
+    mkdirSync(join(dir, '.provision-state'), { recursive: true, mode: 0o755 });
+    chmodSync(join(dir, '.provision-state'), 0o755);
+    writeFileSync(join(dir, '.provision-state', 'other.json'), '{}', { mode: 0o644 });
+    chmodSync(join(dir, '.provision-state', 'other.json'), 0o644);
+    const log: string[] = [];
+    await writeClusterState(dir, 'lab', { discoveryUrl: 'http://x/v2/keys/discovery/t' }, (l) => log.push(l));
+    expect(statSync(join(dir, '.provision-state')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, '.provision-state', 'other.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(stateFile(dir, 'lab')).mode & 0o777).toBe(0o600);
+    expect(log.join('\n')).toMatch(/\.provision-state had mode 0755; setting 0700/);
+  });
+
+  it('a real run that reuses a recorded token tightens the directory too; a symbolic link is refused', async () => {
+    const dir = join(root, 'inv-reuse');
+    await writeClusterState(dir, 'lab', { discoveryUrl: 'http://x/v2/keys/discovery/t' });
+    chmodSync(join(dir, '.provision-state'), 0o755);
+    chmodSync(stateFile(dir, 'lab'), 0o644);
+    await secureStateDir(dir);
+    expect(statSync(join(dir, '.provision-state')).mode & 0o777).toBe(0o700);
+    expect(statSync(stateFile(dir, 'lab')).mode & 0o777).toBe(0o600);
+    const linked = join(root, 'inv-link');
+    mkdirSync(linked);
+    symlinkSync(join(dir, '.provision-state'), join(linked, '.provision-state'));
+    await expect(secureStateDir(linked)).rejects.toThrow(/is not a directory \(a symbolic link\)/);
   });
 
   it.each(['not json', '[]', '{"discoveryUrl": 3}'])('refuses a damaged file: %s', async (text) => {

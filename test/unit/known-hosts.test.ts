@@ -127,7 +127,7 @@ describe('checkHostKey', () => {
     ['? wildcard', 'node1.neg.example', 22, k.neg, 'match'],
     ['negated ?', 'node3.neg.example', 22, k.neg, 'unknown'],
     ['revoked key', 'revoked.example', 22, k.revoked, 'revoked'],
-    ['cert-authority is ignored', 'h.ca.example', 22, k.ca, 'unknown'],
+    ['a host under @cert-authority with no key of its own', 'h.ca.example', 22, k.ca, 'cert-authority'],
     ['unknown host', 'nowhere.example', 22, k.plain, 'unknown'],
     ['changed key', 'plain.example', 22, k.other, 'mismatch'],
     ['host known only with another key type', 'rsa.example', 22, k.other, 'mismatch'],

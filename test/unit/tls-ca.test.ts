@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../../src/inventory/types.js';
+import { createRuntime } from '../../src/operations/runtime.js';
 import { ensureClusterCerts, memberSans, opensslConfig, parseSans, type CertHost } from '../../src/tls/ca.js';
 
 const root = mkdtempSync(join(tmpdir(), 'provision-tls-'));
@@ -77,7 +78,7 @@ describe('ensureClusterCerts (openssl)', () => {
     expect(certs.ca.certPath).toBe(join(dir, 'ca.crt'));
 
     const ca = text(join(dir, 'ca.crt'));
-    expect(ca).toContain('CA:TRUE');
+    expect(ca).toMatch(/CA:TRUE, pathlen:0/); // signs end-entity certificates only
     expect(ca).toContain('ASN1 OID: prime256v1');
 
     const m = text(join(dir, 'etcd0.crt'));
@@ -153,5 +154,71 @@ describe('ensureClusterCerts (openssl)', () => {
   it('refuses member names that collide with the CA or client files', async () => {
     await expect(ensureClusterCerts(c, [{ name: 'client', address: '10.0.0.1' }])).rejects.toThrow(/cannot name certificate files/);
     await expect(ensureClusterCerts(cluster(dir, { tls: undefined }), HOSTS)).rejects.toThrow(/no tls section/);
+  });
+});
+
+describe('--check: certificates predicted without copying keys', () => {
+  /** Every file under dir (recursively), with its content. */
+  const filesUnder = (dir: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (e.isFile()) out.set(join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name), 'utf8'));
+    }
+    return out;
+  };
+
+  it('a missing member certificate is predicted as made; the CA key is never copied, the real directory is untouched, nothing is left', async () => {
+    const dir = join(root, 'check-no-copy');
+    await ensureClusterCerts(cluster(dir), HOSTS);
+    rmSync(join(dir, 'etcd1.crt'));
+    rmSync(join(dir, 'etcd1.key'));
+    chmodSync(join(dir, 'etcd0.key'), 0o640); // a real run would fix this; --check must not
+    const caKey = readFileSync(join(dir, 'ca.key'), 'utf8');
+    const before = filesUnder(dir);
+    const private_tmp = mkdtempSync(join(root, 'tmpdir-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = private_tmp;
+    const seen: string[] = [];
+    // Watch the temporary directory while the prediction is made: no file there may ever hold the CA key.
+    const watcher = watch(private_tmp, { recursive: true }, (_ev, name) => {
+      if (!name) return;
+      try {
+        if (readFileSync(join(private_tmp, name), 'utf8').includes(caKey.trim().split('\n')[1]!)) seen.push(name);
+      } catch {
+        // a directory, or gone already
+      }
+    });
+    try {
+      const inventory = { file: join(root, 'inventory.yaml'), hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])) } as never;
+      const rt = createRuntime({ check: true, inventory, log: () => {} });
+      const c = cluster(dir, { members: HOSTS.map((h) => h.name) });
+      const r = await rt.certs(c);
+      expect(r.provisional).toMatch(/certificates not made yet \(etcd1\)/);
+      expect(r.certs.ca.cert).toBe(before.get(join(dir, 'ca.crt')));
+      expect(r.certs.members.etcd0!.cert).toBe(before.get(join(dir, 'etcd0.crt')));
+      expect(r.certs.members.etcd1!.cert).toMatch(/BEGIN CERTIFICATE/);
+      // Nothing made or kept on the controller, even before dispose().
+      expect(filesUnder(private_tmp).size).toBe(0);
+      for (const content of filesUnder(private_tmp).values()) expect(content).not.toContain(caKey);
+      rt.dispose();
+    } finally {
+      watcher.close();
+      process.env.TMPDIR = saved;
+      if (saved === undefined) delete process.env.TMPDIR;
+    }
+    expect(seen).toEqual([]);
+    expect(filesUnder(dir)).toEqual(before);
+    expect(mode(join(dir, 'etcd0.key'))).toBe(0o640);
+    expect(readdirSync(private_tmp)).toEqual([]);
+  });
+
+  it('no certificates at all: predicted, and the directory is not even created', async () => {
+    const dir = join(root, 'check-nothing-yet');
+    const inventory = { file: join(root, 'inventory.yaml'), hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])) } as never;
+    const rt = createRuntime({ check: true, inventory, log: () => {} });
+    const r = await rt.certs(cluster(dir, { members: HOSTS.map((h) => h.name) }));
+    expect(r.provisional).toMatch(/certificates not made yet \(ca, etcd0, etcd1, etcd2, client\)/);
+    expect(existsSync(dir)).toBe(false);
+    rt.dispose();
   });
 });

@@ -116,6 +116,7 @@ describe('resolv_conf', () => {
           kind: 'file',
           description: `replace symlink ${P} with a regular file, nameserver ${NS} first`,
           path: P,
+          replacesLink: true,
           before: 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n',
           after: `nameserver ${NS}\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n`,
           mode: 0o644,
@@ -130,7 +131,7 @@ describe('resolv_conf', () => {
       name: 'dangling symlink, force: no backup',
       args: { force: true },
       fx: { facts: [fact(file, { path: P }, link('/run/NetworkManager/resolv.conf')), fact(file, { path: '/run/NetworkManager/resolv.conf' }, { exists: false })] },
-      steps: [{ kind: 'file', description: `replace symlink ${P} with a regular file, nameserver ${NS} first`, path: P, before: null, after: `nameserver ${NS}\n`, mode: 0o644, owner: 'root', group: 'root' }],
+      steps: [{ kind: 'file', description: `replace symlink ${P} with a regular file, nameserver ${NS} first`, path: P, replacesLink: true, before: null, after: `nameserver ${NS}\n`, mode: 0o644, owner: 'root', group: 'root' }],
       notes: [/force: replacing the symlink \/etc\/resolv.conf -> \/run\/NetworkManager\/resolv.conf \(NetworkManager\)/],
     },
   ];
