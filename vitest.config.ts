@@ -18,11 +18,23 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'nspawn', include: ['test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'], env: { PROVISION_LAB_ENGINE: 'nspawn' }, sequence: { groupOrder: 0 } },
+        test: {
+          name: 'nspawn',
+          include: ['test/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          env: { PROVISION_LAB_ENGINE: 'nspawn' },
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
-        test: { name: 'docker', include: ON_DOCKER, globalSetup: ['test/global-setup-docker.ts'], env: { PROVISION_LAB_ENGINE: 'docker' }, sequence: { groupOrder: 1 } },
+        test: {
+          name: 'docker',
+          include: ON_DOCKER,
+          globalSetup: ['test/global-setup-docker.ts'],
+          env: { PROVISION_LAB_ENGINE: 'docker' },
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

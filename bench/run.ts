@@ -62,10 +62,11 @@ function memPerNodeMb(eng: lab.LabEngine = lab.engine()): { mean: number; nodes:
     }
   };
   const roots = eng.nodeProcessRoots();
-  const treeOf = (root: number) => [...parent.keys()].filter((p) => {
-    for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
-    return false;
-  });
+  const treeOf = (root: number) =>
+    [...parent.keys()].filter((p) => {
+      for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
+      return false;
+    });
   const sums = roots.map((r) => treeOf(r).reduce((n, p) => n + pss(p), 0));
   return { mean: sums.reduce((a, b) => a + b, 0) / Math.max(1, sums.length), nodes: sums.length };
 }
@@ -94,10 +95,14 @@ async function benchLab() {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-cache-'));
     const [ms] = await timed(async () => {
       const { execFileSync } = await import('node:child_process');
-      execFileSync(process.execPath, [path.join(projectRoot, 'node_modules/.bin/tsx'), '-e',
-        `import('${path.join(projectRoot, 'src/lab/build.ts')}').then(m => m.ensureImage())`], {
-        env: { ...process.env, PROVISION_LAB_CACHE: scratch }, stdio: 'inherit',
-      });
+      execFileSync(
+        process.execPath,
+        [path.join(projectRoot, 'node_modules/.bin/tsx'), '-e', `import('${path.join(projectRoot, 'src/lab/build.ts')}').then(m => m.ensureImage())`],
+        {
+          env: { ...process.env, PROVISION_LAB_CACHE: scratch },
+          stdio: 'inherit',
+        },
+      );
     });
     fs.rmSync(scratch, { recursive: true, force: true });
     console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
@@ -138,13 +143,19 @@ async function benchLab() {
 }
 
 async function resetEtcdNodes() {
-  await Promise.all(lab.topology(3).filter((n) => n.role === 'etcd').map((n) => lab.resetNode(n.name)));
+  await Promise.all(
+    lab
+      .topology(3)
+      .filter((n) => n.role === 'etcd')
+      .map((n) => lab.resetNode(n.name)),
+  );
 }
 
 async function benchProvision() {
   console.log('## provision (3-node lab, static bootstrap)');
   await lab.up({ nodes: 3 });
-  const inv = path.join(projectRoot, 'inventories/lab.yaml');
+  // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
+  const inv = lab.labFiles.inventory;
   const rows: Record<string, { ms: number[]; peak: number[] }> = { converge: { ms: [], peak: [] }, rerun: { ms: [], peak: [] }, check: { ms: [], peak: [] } };
   const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
@@ -161,10 +172,14 @@ async function benchProvision() {
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s' };
   const names: Record<string, string> = {
-    converge: 'converge from bare nodes', rerun: 'no-change re-run', check: '--check --diff, converged',
+    converge: 'converge from bare nodes',
+    rerun: 'no-change re-run',
+    check: '--check --diff, converged',
   };
   for (const [k, v] of Object.entries(rows)) {
-    console.log(`${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
+    console.log(
+      `${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`,
+    );
   }
 }
 
@@ -203,7 +218,9 @@ async function benchScale() {
     const bad = converge.runs.filter((r) => r.code !== 0);
     if (bad.length) throw new Error(`scale: ${bad.length} runs failed:\n${bad.map((r) => r.stderr + r.stdout.slice(0, 2000)).join('\n')}`);
     const peak = Math.max(...converge.runs.map((r) => peakMb(r.stderr)));
-    console.log(`converge ${SCALE_NODES} hosts from bare: ${secs(converge.ms)}; peak memory per provisioner ${peak.toFixed(0)} MB (all ${SCALE_CLUSTERS}: ${converge.runs.reduce((n, r) => n + peakMb(r.stderr), 0).toFixed(0)} MB); handshakes retried ${converge.retries}`);
+    console.log(
+      `converge ${SCALE_NODES} hosts from bare: ${secs(converge.ms)}; peak memory per provisioner ${peak.toFixed(0)} MB (all ${SCALE_CLUSTERS}: ${converge.runs.reduce((n, r) => n + peakMb(r.stderr), 0).toFixed(0)} MB); handshakes retried ${converge.retries}`,
+    );
     const again = await runScale(files);
     console.log(`no-change re-run of ${SCALE_NODES} hosts: ${secs(again.ms)}; handshakes retried ${again.retries}`);
   } finally {

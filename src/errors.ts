@@ -43,6 +43,9 @@ export class ProvisionError extends Error {
 
 export const isProvisionError = (e: unknown): e is ProvisionError => e instanceof ProvisionError;
 
-/** The connection to the host is gone (as opposed to a command that failed on it). */
-export const isConnectionLost = (e: unknown): boolean =>
-  isProvisionError(e) && (e.code === 'CONNECT' || (e.code === 'TIMEOUT' && /keepalive|lost/i.test(e.message)));
+/**
+ * The connection to the host is gone (as opposed to a command that failed on it), decided by
+ * the error's code alone: a lost connection (keepalive timeout, reset, closed) is a CONNECT
+ * error; a command that timed out is a TIMEOUT, whatever its output says.
+ */
+export const isConnectionLost = (e: unknown): boolean => isProvisionError(e) && e.code === 'CONNECT';

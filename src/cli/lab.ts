@@ -61,7 +61,9 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
   switch (sub) {
     case 'up': {
       const info = await eng.up({ nodes, log });
-      out(`inventory: ${info.inventory}\nssh: ssh -i ${info.privateKey} -o UserKnownHostsFile=${info.knownHosts} root@${info.nodes[1]?.address ?? info.nodes[0]!.address}`);
+      out(
+        `inventory: ${info.inventory}\nssh: ssh -i ${info.privateKey} -o UserKnownHostsFile=${info.knownHosts} root@${info.nodes[1]?.address ?? info.nodes[0]!.address}`,
+      );
       return 0;
     }
     case 'prepare': {

@@ -8,9 +8,8 @@ import { runPlaybook } from '../executor/run.js';
 import { loadInventory, selectHosts } from '../inventory/index.js';
 import { clusterLocation } from '../inventory/cluster.js';
 import { projectRoot } from '../lab/topology.js';
-import { operations } from '../operations/index.js';
+import { createRuntime, operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
-import { REPLACE_VAR } from '../operations/etcd-join.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { jsonReporter } from '../report/json.js';
 import { redacting, redactor, type Redactor } from '../report/redact.js';
@@ -98,7 +97,8 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
     io.stdout(`provision ${pkg.version}\n`);
     return EXIT.ok;
   }
-  if (positionals.length !== 1) throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
+  if (positionals.length !== 1)
+    throw new ProvisionError('USAGE', positionals.length ? 'give exactly one inventory file' : 'no inventory given', { hint: USAGE });
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
 
@@ -115,7 +115,10 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
   const selected = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
   const limited = values.limit === undefined ? selected : new Set(selectHosts(inventory, values.limit).filter((h) => selected.has(h)));
   if (limited.size === 0) {
-    const why = values.limit !== undefined && selected.size > 0 ? `--limit ${values.limit} leaves none of them` : `no play of ${playbook.file} matches a host of the inventory`;
+    const why =
+      values.limit !== undefined && selected.size > 0
+        ? `--limit ${values.limit} leaves none of them`
+        : `no play of ${playbook.file} matches a host of the inventory`;
     inventory.warnings.push(`nothing to do: ${why}${!inventory.cluster && selected.size === 0 ? ' (the inventory has no cluster: section)' : ''}`);
   }
   // Passwords and capability-like values (discovery tokens) are masked in all output.
@@ -134,6 +137,8 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
     io.stderr('\ninterrupt: finishing the steps in flight (Ctrl-C again to exit at once)\n');
   };
   process.on('SIGINT', onSigint);
+  // The cluster's certificates and discovery token: made once, only if a task asks for them.
+  const runtime = createRuntime({ check: !!values.check, inventory, log: (message) => emit({ type: 'notice', message }) });
   try {
     const summary = await runPlaybook(inventory, playbook, {
       check: !!values.check,
@@ -141,10 +146,10 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
       limit: values.limit,
       operations,
       connect: io.connect ?? connect,
-      vars: values['replace-lost-members'] ? { [REPLACE_VAR]: true } : {},
+      runtime,
+      options: { allowPartial: !!values['allow-partial'], replaceLostMembers: !!values['replace-lost-members'] },
       emit,
       aborted: () => aborted,
-      allowPartial: !!values['allow-partial'],
     });
     if (summary.interrupted) return EXIT.interrupted;
     const recaps = Object.values(summary.hosts);
@@ -152,6 +157,7 @@ async function converge(argv: string[], io: MainIO, masks: { redact: Redactor })
     if (recaps.some((r) => r.failed)) return EXIT.failed;
     return EXIT.ok;
   } finally {
+    runtime.dispose();
     process.off('SIGINT', onSigint);
   }
 }

@@ -48,8 +48,19 @@ export function sudoWrap(command: string, spec: SudoSpec): string {
 }
 
 const SIGNALS: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, ABRT: 6, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
-  PIPE: 13, ALRM: 14, TERM: 15,
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  ABRT: 6,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
 };
 
 export function formatSeconds(ms: number): string {
@@ -232,7 +243,12 @@ export function runOnChannel(ch: ClientChannel, o: RunOptions): Promise<RawResul
       let text = Buffer.concat(said).toString('utf8');
       if (sudo) text = text.split(sudo.prompt).join('');
       const last = text.trim().split('\n').slice(-5).join('\n');
-      finish(new ProvisionError('TIMEOUT', `command timed out after ${formatSeconds(o.timeoutMs)} on ${o.host}: ${o.display}${last ? `\nlast output:\n${last}` : ''}`));
+      finish(
+        new ProvisionError(
+          'TIMEOUT',
+          `command timed out after ${formatSeconds(o.timeoutMs)} on ${o.host}: ${o.display}${last ? `\nlast output:\n${last}` : ''}`,
+        ),
+      );
       kill();
     }, o.timeoutMs);
     timer.unref?.();

@@ -12,6 +12,7 @@
  * `mv -T`), so swapping the directory for a link after the check does not redirect the write.
  */
 import { randomBytes } from 'node:crypto';
+import { formatMode } from '../util/format.js';
 import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { ProvisionError } from '../errors.js';
@@ -76,10 +77,6 @@ function chownSpec(opts: WriteFileOptions): string {
   return '';
 }
 
-function modeString(mode: number): string {
-  return (mode & 0o7777).toString(8).padStart(4, '0');
-}
-
 /** Exit status of the scripts below when they refuse a link they were not told about. */
 const LINK_REFUSED = 4;
 
@@ -97,7 +94,7 @@ const WRITE_SCRIPT = [
   '{ [ -L "$1" ] || [ ! "$1" -ef . ]; } && refuse "$1"',
   '[ -L "./$2" ] && [ "$6" != link ] && refuse "$5"',
   'tmp=$(mktemp "./.$2.provision-XXXXXX") || exit 1',
-  "trap 'rm -f -- \"$tmp\"' EXIT",
+  'trap \'rm -f -- "$tmp"\' EXIT',
   "trap 'exit 1' HUP INT TERM PIPE",
   'cat > "$tmp" || exit 1',
   // Attributes are taken from a regular file only, never through a link.
@@ -111,20 +108,14 @@ const WRITE_SCRIPT = [
   'trap - EXIT',
 ].join('\n');
 
-export async function writeRemoteFile(
-  ctx: FileOpsContext,
-  path: string,
-  content: string | Buffer,
-  opts: WriteFileOptions,
-  become: boolean,
-): Promise<void> {
+export async function writeRemoteFile(ctx: FileOpsContext, path: string, content: string | Buffer, opts: WriteFileOptions, become: boolean): Promise<void> {
   const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   const dir = posix.dirname(path);
   const base = posix.basename(path);
   if (base === '' || base === '.' || base === '..' || path.endsWith('/')) throw writeError(ctx, path, 'not a file path');
 
   if (become) {
-    const mode = opts.mode === undefined ? '' : modeString(opts.mode);
+    const mode = opts.mode === undefined ? '' : formatMode(opts.mode);
     const cmd = shellJoin(['sh', '-c', WRITE_SCRIPT, 'sh', dir, base, mode, chownSpec(opts), path, opts.replaceLink ? 'link' : '']);
     const r = await ctx.run(cmd, { become: true, stdin: data });
     if (r.exitCode !== 0) throw writeError(ctx, path, firstLine(r.stderr) || `exit status ${r.exitCode}`);
@@ -167,9 +158,7 @@ export async function writeRemoteFile(
       await call<void>((cb) => sftp.fsetstat(handle, { mode }, cb as never));
       if (existing && !opts.owner && !opts.group) {
         // Keep the replaced file's owner (best effort: only root may give files away).
-        await call<void>((cb) => sftp.fsetstat(handle, { uid: existing!.uid, gid: existing!.gid }, cb as never)).catch(
-          () => undefined,
-        );
+        await call<void>((cb) => sftp.fsetstat(handle, { uid: existing!.uid, gid: existing!.gid }, cb as never)).catch(() => undefined);
       }
     } finally {
       await call<void>((cb) => sftp.close(handle, cb as never));

@@ -14,6 +14,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { dirname } from 'node:path';
 import { homedir } from 'node:os';
+import { sleep } from '../util/poll.js';
 
 export type HostKeyCheck =
   | { status: 'match' }
@@ -173,13 +174,7 @@ export function entriesForHost(entries: readonly KnownHostEntry[], host: string,
 }
 
 /** The pure part of checkHostKey, over already parsed entries. */
-export function checkHostKeyIn(
-  entries: readonly KnownHostEntry[],
-  host: string,
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): HostKeyCheck {
+export function checkHostKeyIn(entries: readonly KnownHostEntry[], host: string, port: number, keyType: string, keyBlob: Buffer): HostKeyCheck {
   const name = hostKeyName(host, port);
   // Revoked keys are refused whatever else the files say.
   for (const e of entries) {
@@ -210,13 +205,7 @@ export function checkHostKeyIn(
 }
 
 /** Look host:port up in the known_hosts files (missing files are fine). */
-export async function checkHostKey(
-  files: readonly string[],
-  host: string,
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): Promise<HostKeyCheck> {
+export async function checkHostKey(files: readonly string[], host: string, port: number, keyType: string, keyBlob: Buffer): Promise<HostKeyCheck> {
   return checkHostKeyIn(await readEntries(files), host, port, keyType, keyBlob);
 }
 
@@ -228,8 +217,6 @@ export async function knownKeyTypes(files: readonly string[], host: string, port
   }
   return types;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Per-process serialisation per file, under the cross-process lock file. */
 const localQueues = new Map<string, Promise<unknown>>();
@@ -255,7 +242,7 @@ async function withLockFile<T>(file: string, fn: () => Promise<T>): Promise<T> {
       } catch {
         continue; // vanished meanwhile: retry at once
       }
-      if (Date.now() > deadline) throw new Error(`cannot lock ${file}: ${lock} exists (remove it if no other provision run is active)`);
+      if (Date.now() > deadline) throw new Error(`cannot lock ${file}: ${lock} exists (remove it if no other provision run is active)`, { cause: e });
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 500);
     }
@@ -274,37 +261,33 @@ async function withLockFile<T>(file: string, fn: () => Promise<T>): Promise<T> {
  * appended with a single write() on an O_APPEND descriptor: {status:'added'}.
  * Creates the directory (0700) and the file (0600) when missing.
  */
-export async function appendKnownHost(
-  file: string,
-  host: string,
-  port: number,
-  keyType: string,
-  keyBlob: Buffer,
-): Promise<HostKeyCheck | { status: 'added' }> {
+export async function appendKnownHost(file: string, host: string, port: number, keyType: string, keyBlob: Buffer): Promise<HostKeyCheck | { status: 'added' }> {
   const path = expandHome(file);
   const prev = localQueues.get(path) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(async () => {
-    await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    return withLockFile(path, async () => {
-      let text = '';
-      try {
-        text = await fsp.readFile(path, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-      const now = checkHostKeyIn(parseKnownHosts(text, path), host, port, keyType, keyBlob);
-      if (now.status !== 'unknown') return now;
-      const line = `${hostKeyName(host, port)} ${keyType} ${keyBlob.toString('base64')}\n`;
-      const data = text !== '' && !text.endsWith('\n') ? '\n' + line : line;
-      const h = await fsp.open(path, 'a', 0o600);
-      try {
-        await h.write(data);
-      } finally {
-        await h.close();
-      }
-      return { status: 'added' as const };
+  const run = prev
+    .catch(() => undefined)
+    .then(async () => {
+      await fsp.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      return withLockFile(path, async () => {
+        let text = '';
+        try {
+          text = await fsp.readFile(path, 'utf8');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+        const now = checkHostKeyIn(parseKnownHosts(text, path), host, port, keyType, keyBlob);
+        if (now.status !== 'unknown') return now;
+        const line = `${hostKeyName(host, port)} ${keyType} ${keyBlob.toString('base64')}\n`;
+        const data = text !== '' && !text.endsWith('\n') ? '\n' + line : line;
+        const h = await fsp.open(path, 'a', 0o600);
+        try {
+          await h.write(data);
+        } finally {
+          await h.close();
+        }
+        return { status: 'added' as const };
+      });
     });
-  });
   localQueues.set(path, run);
   try {
     return await run;

@@ -5,7 +5,7 @@
  * `$`, backticks, `\`, newlines, globs and non-ASCII bytes all arrive literally.
  */
 
-const SAFE = /^[A-Za-z0-9_\/.,:=@%+-]+$/;
+const SAFE = /^[A-Za-z0-9_/.,:=@%+-]+$/;
 
 export function quote(value: string): string {
   if (typeof value !== 'string') throw new TypeError(`quote: expected a string, got ${typeof value}`);

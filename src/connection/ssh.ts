@@ -34,14 +34,7 @@ const CHANNEL_RETRY_DELAY_MS = 250;
  * Host key algorithms we offer: ssh2's defaults without the SHA-1 signatures (`ssh-rsa`,
  * `ssh-dss`), as OpenSSH 8.8 and later. RSA host keys still work through rsa-sha2-512/256.
  */
-const DEFAULT_HOST_KEY_ALGOS = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-];
+const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 
 /** Host key algorithms to offer: the ones known_hosts has for the host first (as OpenSSH does). */
 export function hostKeyAlgorithms(knownTypes: readonly string[]): string[] {
@@ -72,12 +65,7 @@ function knownHostsFiles(settings: ConnectionSettings): string[] {
 }
 
 /** Decide about an offered host key; throws ProvisionError('HOSTKEY') to refuse. */
-export async function verifyHostKey(
-  t: Target,
-  files: readonly string[],
-  policy: ConnectionSettings['hostKeyPolicy'],
-  keyBlob: Buffer,
-): Promise<void> {
+export async function verifyHostKey(t: Target, files: readonly string[], policy: ConnectionSettings['hostKeyPolicy'], keyBlob: Buffer): Promise<void> {
   const keyType = keyTypeOfBlob(keyBlob);
   const offered = describeKey(keyType, keyBlob);
   let check: HostKeyCheck | { status: 'added' } = await checkHostKey(files, t.address, t.port, keyType, keyBlob);
@@ -198,11 +186,7 @@ function socketError(t: Target, err: NodeJS.ErrnoException, timeoutMs: number): 
 }
 
 /** Open and authenticate one ssh2 Client (over `sock` when going through a jump host). */
-async function openClient(
-  t: Target,
-  settings: ConnectionSettings,
-  opts: { withPassword: boolean; sock?: NodeJS.ReadableStream },
-): Promise<SshClient> {
+async function openClient(t: Target, settings: ConnectionSettings, opts: { withPassword: boolean; sock?: NodeJS.ReadableStream }): Promise<SshClient> {
   const files = knownHostsFiles(settings);
   const [auth, knownTypes] = await Promise.all([planAuth(t, settings, opts.withPassword), knownKeyTypes(files, t.address, t.port)]);
   const client = new Client();
@@ -320,7 +304,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * inventory refuses them with file:line:col; this refuses them from any other source.
  */
 function checkPasswords(settings: ConnectionSettings): void {
-  for (const [key, v] of [['password', settings.password], ['become_password', settings.becomePassword]] as const) {
+  for (const [key, v] of [
+    ['password', settings.password],
+    ['become_password', settings.becomePassword],
+  ] as const) {
     if (v !== undefined && /[\r\n]/.test(v)) {
       throw new ProvisionError('AUTH', `${key} of ${settings.name} contains a line break (the value is not shown); refusing to send it`, {
         hint: 'a password is one line; a YAML block scalar (|) ends with a line break',

@@ -34,7 +34,7 @@ const trimSlash = (s: string) => s.replace(/\/+$/, '');
  * A discovery token is a capability: whoever has its URL can register a member under it (and
  * spoil the bootstrap). Output shows `.../v2/keys/discovery/<hidden>`, like a password.
  */
-export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'\/?#&;,)\]}<>]+/g;
+export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'/?#&;,)\]}<>]+/g;
 
 /** What run output must hide for this inventory: passwords, and discovery tokens however given. */
 export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): RedactRules {
@@ -46,7 +46,12 @@ export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): 
   const url = inventory.cluster?.discovery?.url;
   if (url) {
     // A token given as a URL of another service (discovery.etcd.io/<token>): its last path part.
-    const last = url.replace(/[?#].*$/, '').replace(/\/+$/, '').split('/').pop() ?? '';
+    const last =
+      url
+        .replace(/[?#].*$/, '')
+        .replace(/\/+$/, '')
+        .split('/')
+        .pop() ?? '';
     if (last && !url.endsWith(`//${last}`)) values.push(last);
   }
   return { values, patterns: [DISCOVERY_TOKEN_PATTERN] };
@@ -71,7 +76,8 @@ export async function inspectDiscoveryToken(url: string, size: number, fetchImpl
   url = trimSlash(url);
   const base = baseOf(url);
   const [dir, conf] = await Promise.all([request(base, url, fetchImpl), request(base, `${url}/_config/size`, fetchImpl)]);
-  for (const r of [dir, conf]) if (r.status === 404 && keyNotFound(r)) throw new ProvisionError('COMMAND', `discovery token ${url} does not exist`, { hint: missingHint });
+  for (const r of [dir, conf])
+    if (r.status === 404 && keyNotFound(r)) throw new ProvisionError('COMMAND', `discovery token ${url} does not exist`, { hint: missingHint });
   if (dir.status !== 200) throw unexpected(base, `GET ${url}`, dir);
   if (conf.status !== 200) throw unexpected(base, `GET ${url}/_config/size`, conf);
   const got = Number((conf.json as V2Response | undefined)?.node?.value);
@@ -99,7 +105,7 @@ export function checkTokenHasRoom(info: DiscoveryTokenInfo, members: readonly st
     {
       hint:
         hint ??
-        'to bootstrap the cluster again, use a new token and empty the members\' data dirs; to add a member to a running cluster, use `etcdctl member add` and bootstrap: static',
+        "to bootstrap the cluster again, use a new token and empty the members' data dirs; to add a member to a running cluster, use `etcdctl member add` and bootstrap: static",
     },
   );
 }
@@ -211,9 +217,13 @@ export async function knownDiscoveryUrl(
   if (!state?.discoveryUrl) return undefined;
   const file = stateFile(inventoryDir, cluster.name);
   if (baseOf(state.discoveryUrl) !== endpoint)
-    throw new ProvisionError('USAGE', `cluster ${cluster.name} was bootstrapped with discovery token ${state.discoveryUrl}, not on discovery.endpoint ${endpoint}`, {
-      hint: `a cluster keeps its token; to bootstrap it again from scratch on the new endpoint, remove ${file} and the members' data dirs`,
-    });
+    throw new ProvisionError(
+      'USAGE',
+      `cluster ${cluster.name} was bootstrapped with discovery token ${state.discoveryUrl}, not on discovery.endpoint ${endpoint}`,
+      {
+        hint: `a cluster keeps its token; to bootstrap it again from scratch on the new endpoint, remove ${file} and the members' data dirs`,
+      },
+    );
   opts.log?.(`discovery: reusing token ${state.discoveryUrl} (recorded ${state.createdAt ?? 'earlier'} in ${file})`);
   return { url: state.discoveryUrl, source: 'state', info: await inspectDiscoveryToken(state.discoveryUrl, size, f) };
 }
@@ -293,9 +303,13 @@ async function request(base: string, url: string, fetchImpl: FetchLike, init: Re
   const reply = { status: res.status, text, json };
   // etcd without --enable-v2 has no /v2/keys route: a plain-text 404 ("404 page not found").
   if ((res.status === 404 && json === undefined) || res.status === 501 || /not (supported|implemented)/i.test(text))
-    throw new ProvisionError('COMMAND', `etcd at ${base} does not serve the v2 keys API that discovery needs (HTTP ${res.status}: ${text.trim().slice(0, 100)})`, {
-      hint: 'start that etcd with --enable-v2=true (etcd 3.4 and 3.5; etcd 3.6 has no v2 API)',
-    });
+    throw new ProvisionError(
+      'COMMAND',
+      `etcd at ${base} does not serve the v2 keys API that discovery needs (HTTP ${res.status}: ${text.trim().slice(0, 100)})`,
+      {
+        hint: 'start that etcd with --enable-v2=true (etcd 3.4 and 3.5; etcd 3.6 has no v2 API)',
+      },
+    );
   return reply;
 }
 

@@ -4,6 +4,7 @@ import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
 import { unitReport } from '../facts/systemd.js';
 import type { Step } from '../plan/types.js';
+import { fileStamp } from '../util/format.js';
 
 const tail = (s: string, n = 20) => s.trim().split('\n').slice(-n).join('\n');
 
@@ -15,13 +16,15 @@ export async function applyStep(conn: Connection, step: Step): Promise<void> {
       // A unit that did not start: what systemd and its journal say is the useful part.
       const unit = step.effects?.find((e) => e.kind === 'service')?.name;
       const report = unit ? await unitReport(conn, unit).catch(() => '') : '';
-      throw new ProvisionError('COMMAND', `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}${report ? `\n${report}` : ''}`);
+      throw new ProvisionError(
+        'COMMAND',
+        `${step.description} failed (exit ${r.exitCode}): ${r.command}${out ? `\n${out}` : ''}${report ? `\n${report}` : ''}`,
+      );
     }
     return;
   }
   if (step.backup && step.before) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
-    const r = await conn.exec(shellJoin(['cp', '-p', '--', step.path, `${step.path}.${stamp}.bak`]));
+    const r = await conn.exec(shellJoin(['cp', '-p', '--', step.path, `${step.path}.${fileStamp()}.bak`]));
     if (r.exitCode !== 0) throw new ProvisionError('COMMAND', `backup of ${step.path} failed: ${tail(r.stderr)}`);
   }
   // A file that exists has its directory; otherwise make sure the directory is there.

@@ -1,3 +1,4 @@
+import type { Table } from '../plan/operation.js';
 import type { Step } from '../plan/types.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -12,8 +13,10 @@ export interface TaskResult {
   steps: Step[];
   notes: string[];
   message?: string;
-  /** Structured output (the etcd member table from etcd_verify). */
+  /** Structured output of the operation, for machine-readable output (--json). */
   data?: unknown;
+  /** The same as a table, for the terminal. */
+  table?: Table;
   handler: boolean;
   durationMs: number;
 }

@@ -5,22 +5,19 @@
  */
 import type { Connection } from '../connection/types.js';
 import { ProvisionError, isConnectionLost, isProvisionError } from '../errors.js';
-import { pathExists } from '../facts/path.js';
-import { predictFact, probeFact } from '../facts/run.js';
+import { factKey, predictFact, probeFact } from '../facts/run.js';
 import type { FactDef } from '../facts/types.js';
 import type { HostEntry, Inventory } from '../inventory/types.js';
-import { memberDataMarker } from '../operations/etcd-conf.js';
-import type { OperationContext, OperationDef } from '../operations/types.js';
-import type { ClusterRuntime } from '../operations/runtime.js';
+import type { OperationContext, OperationDef, OperationPlan, PeerWait, RunFlags, RunServices, VerifyResult } from '../plan/operation.js';
 import type { Step } from '../plan/types.js';
 import { evaluateWhen } from '../playbook/when.js';
 import type { Play, Task } from '../playbook/types.js';
 import { renderArgs } from '../template/index.js';
 import type { RunEvent, TaskResult } from './events.js';
 import { applyStep } from './apply.js';
-import type { ClusterGate } from './cluster-gate.js';
-import { INTERRUPTED, passGate, watchVerify } from './cluster-wait.js';
+import type { Rendezvous } from './rendezvous.js';
 
+/** What every host of a run shares, plus the play's meeting points and the host's fork slot. */
 export interface HostRunOptions {
   check: boolean;
   inventory: Inventory;
@@ -29,10 +26,13 @@ export interface HostRunOptions {
   emit: (e: RunEvent) => void;
   /** Set when the user pressed Ctrl-C: finish the current step, start nothing new. */
   aborted: () => boolean;
-  runtime?: ClusterRuntime;
-  /** The play's bootstrap gate (cluster-gate.ts), when the inventory has a cluster. */
-  gate?: ClusterGate;
-  /** Awaits a promise with the host's fork slot given up meanwhile (waiting at the gate). */
+  runtime?: RunServices;
+  options?: RunFlags;
+  /** The hosts of the run (after --limit). */
+  runHosts?: ReadonlySet<string>;
+  /** Where the hosts of this play meet (tasks that wait for their peers). */
+  rendezvous?: Rendezvous;
+  /** Awaits a promise with the host's fork slot given up meanwhile (waiting for peers). */
   park?: <T>(p: Promise<T>) => Promise<T>;
   /** Runs fn within the task's throttle (shared by all hosts of the run); absent: no limit. */
   throttled?: <T>(task: Task, fn: () => Promise<T>) => Promise<T>;
@@ -57,9 +57,77 @@ export interface HostState {
   stoppedAt?: string;
 }
 
+/** One host running one play: everything a task on it needs. */
+interface HostRun {
+  state: HostState;
+  play: Play;
+  vars: Record<string, unknown>;
+  opts: HostRunOptions;
+}
+
+type TaskOutcome = { result: TaskResult; outcome: HostOutcome };
+
+const INTERRUPTED = Symbol('interrupted');
+
+export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
+  const run: HostRun = { state, play, vars: hostVars(state.host, play, opts), opts };
+  const pending = new Set<string>();
+  await prefetch(run);
+  for (const task of play.tasks) {
+    if (opts.aborted()) {
+      state.stoppedAt = task.name;
+      return 'interrupted';
+    }
+    if (task.op === 'flush_handlers') {
+      const outcome = await flushHandlers(run, pending);
+      if (outcome !== 'ok') return outcome;
+      continue;
+    }
+    const { result, outcome } = await runTask(run, task, false);
+    opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') {
+      state.stoppedAt = task.name;
+      return outcome;
+    }
+    if (result.status === 'changed') notify(run, task, result.steps, pending);
+  }
+  return flushHandlers(run, pending);
+}
+
+/** The handlers a changed task notifies, less those its own steps made needless. */
+function notify(run: HostRun, task: Task, steps: Step[], pending: Set<string>): void {
+  if (steps.some((s) => !(s.kind === 'file' && s.noNotify))) task.notify.forEach((h) => pending.add(h));
+  // A service started from stopped in this run already runs the new config: a pending
+  // restart of it would only bounce it again.
+  for (const s of steps) {
+    for (const eff of s.effects ?? []) {
+      if (eff.kind !== 'service' || !eff.fromStopped) continue;
+      for (const h of run.play.handlers) if (run.opts.operations.get(h.op)?.restartsUnit?.(h.args) === eff.name) pending.delete(h.name);
+    }
+  }
+}
+
+async function flushHandlers(run: HostRun, pending: Set<string>): Promise<HostOutcome> {
+  for (const h of run.play.handlers) {
+    if (!pending.has(h.name)) continue;
+    pending.delete(h.name);
+    if (run.opts.aborted()) {
+      run.state.stoppedAt = `handler: ${h.name}`;
+      return 'interrupted';
+    }
+    const { result, outcome } = await runTask(run, h, true);
+    run.opts.emit({ type: 'task', result });
+    if (outcome !== 'ok') {
+      run.state.stoppedAt = `handler: ${h.name}`;
+      return outcome;
+    }
+  }
+  return 'ok';
+}
+
 /** Reads a fact through the host's probe cache. */
 function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean | undefined, def: FactDef<T, A>, a: A): Promise<T> {
-  const key = `${become ?? '-'} ${factId(def, a)}`;
+  const key = `${become ?? '-'} ${factKey(def, a)}`;
   let p = state.probes.get(key) as Promise<T> | undefined;
   if (!p) {
     p = probeFact(conn, def, a);
@@ -70,30 +138,51 @@ function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean |
   return p;
 }
 
+/** A task's connection (with its become setting) and the operation context built on it. */
+function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = false): { ctx: OperationContext; conn: Connection } {
+  const { state, opts } = run;
+  const become = task.become ?? run.play.become;
+  const conn = become === undefined ? state.conn : withBecome(state.conn, become);
+  const unknowable = new Set<string>();
+  const rendezvous = opts.rendezvous;
+  const ctx: OperationContext = {
+    host: state.host,
+    inventory: opts.inventory,
+    cluster: opts.inventory.cluster,
+    vars: run.vars,
+    check: opts.check,
+    // A prefetch only reads facts: it leaves the run's services (which make things) alone.
+    runtime: forPrefetch ? undefined : opts.runtime,
+    options: opts.options ?? {},
+    runHosts: opts.runHosts,
+    peers: rendezvous && { lost: (hosts, signal) => rendezvous.peerLost(state.host.name, hosts, signal) },
+    fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
+      const probed = await cachedProbe(state, conn, become, def, a);
+      if (!opts.check) return probed;
+      const p = predictFact(def, a, state.predicted, probed);
+      if (p.unknowable) unknowable.add(factKey(def, a));
+      return p.value;
+    },
+    unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factKey(def, a)),
+    note: (text: string) => notes.push(text),
+  };
+  return { ctx, conn };
+}
+
 /**
  * Reads, all at once, the facts the play's tasks would ask for if nothing changed, so that
  * the round trips overlap instead of adding up. Plans made here are thrown away; errors
  * are left for the real planning, which happens in order as before and reads the facts
  * from the cache only while no step has changed the host.
  */
-async function prefetch(state: HostState, play: Play, vars: Record<string, unknown>, opts: HostRunOptions): Promise<void> {
+async function prefetch(run: HostRun): Promise<void> {
   await Promise.all(
-    [...play.tasks].map(async (task) => {
+    run.play.tasks.map(async (task) => {
       try {
-        if (task.op === 'flush_handlers' || (task.when && !evaluateWhen(task.when, vars))) return;
-        const op = opts.operations.get(task.op);
+        if (task.op === 'flush_handlers' || (task.when && !evaluateWhen(task.when, run.vars))) return;
+        const op = run.opts.operations.get(task.op);
         if (!op) return;
-        const become = task.become ?? play.become;
-        const conn = become === undefined ? state.conn : withBecome(state.conn, become);
-        await op.plan(
-          {
-            host: state.host, inventory: opts.inventory, cluster: opts.inventory.cluster, vars, check: opts.check,
-            fact: (def, a) => cachedProbe(state, conn, become, def, a),
-            unknowable: () => false,
-            note: () => {},
-          },
-          renderArgs(task.args, vars, task.location),
-        );
+        await op.plan(taskContext(run, task, [], true).ctx, renderArgs(task.args, run.vars, task.location));
       } catch {
         // reported by the real planning
       }
@@ -101,68 +190,170 @@ async function prefetch(state: HostState, play: Play, vars: Record<string, unkno
   );
 }
 
-export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
-  const pending = new Set<string>();
-  const vars = hostVars(state.host, play, opts);
-  await prefetch(state, play, vars, opts);
-  for (const task of play.tasks) {
-    if (opts.aborted()) {
-      state.stoppedAt = task.name;
-      return 'interrupted';
+/** A task, or a handler, on the host: its result and what it means for the host. */
+async function runTask(run: HostRun, task: Task, handler: boolean): Promise<TaskOutcome> {
+  const { state, play, opts } = run;
+  const started = Date.now();
+  const result: TaskResult = {
+    host: state.host.name,
+    play: play.name,
+    task: task.name,
+    op: task.op,
+    status: 'ok',
+    steps: [],
+    notes: [],
+    handler,
+    durationMs: 0,
+  };
+  const { ctx, conn } = taskContext(run, task, result.notes);
+  const done = (outcome: HostOutcome = 'ok'): TaskOutcome => {
+    result.durationMs = Date.now() - started;
+    return { result, outcome };
+  };
+  try {
+    const op = opts.operations.get(task.op);
+    if (task.when && !evaluateWhen(task.when, run.vars)) {
+      if (op && !handler) skipMeeting(run, task, op, ctx);
+      result.status = 'skipped';
+      result.message = `when: ${task.when.source}`;
+      return done();
     }
-    if (task.op === 'flush_handlers') {
-      const outcome = await flushHandlers(state, play, pending, vars, opts);
-      if (outcome !== 'ok') return outcome;
-      continue;
+    if (!op) throw new ProvisionError('PLAYBOOK', `unknown operation ${task.op}`, { location: task.location });
+    const args = renderArgs(task.args, run.vars, task.location);
+    const wait = handler ? undefined : op.waitsForPeers?.(ctx, args);
+    if (wait && opts.rendezvous) {
+      const held = await meet(run, wait, result);
+      if (held) return done(held);
     }
-    const held = await passGate(state.host, () => memberHasData(state, play, task, opts), play, task, vars, opts);
-    const { result, outcome } = held ?? (await runTask(state, play, task, vars, opts, false));
-    opts.emit({ type: 'task', result });
-    if (outcome !== 'ok') state.stoppedAt = task.name;
-    if (outcome !== 'ok') return outcome;
-    if (result.status === 'changed') {
-      const notifying = result.steps.some((s) => !(s.kind === 'file' && s.noNotify));
-      if (notifying) task.notify.forEach((h) => pending.add(h));
-      // A service started from stopped in this run already runs the new config: a pending
-      // restart of it would only bounce it again.
-      for (const s of result.steps) {
-        if (s.kind !== 'command' || !/^systemctl start\b/.test(s.command)) continue;
-        for (const eff of s.effects ?? []) {
-          if (eff.kind !== 'service' || eff.active !== true) continue;
-          for (const h of play.handlers) {
-            if (opts.operations.get(h.op)?.restartsUnit?.(h.args) === eff.name) pending.delete(h.name);
-          }
-        }
-      }
-    }
+    // Waiting for peers is outside the throttle: a host holding a throttle slot while it
+    // waits would keep the peers it waits for out.
+    const go = () => execute(run, op.plan(ctx, args), conn, result);
+    return done(await (task.throttle && opts.throttled ? opts.throttled(task, go) : go()));
+  } catch (e) {
+    result.status = 'failed';
+    // A bug of ours, not the user's: said so, its stack only when PROVISION_DEBUG is set.
+    result.message = isProvisionError(e)
+      ? e.format()
+      : `internal error in ${task.op} (please report it): ${process.env.PROVISION_DEBUG ? ((e as Error)?.stack ?? e) : ((e as Error)?.message ?? e)}`;
+    return done(isConnectionLost(e) ? 'unreachable' : 'failed');
   }
-  return flushHandlers(state, play, pending, vars, opts);
 }
 
-async function flushHandlers(state: HostState, play: Play, pending: Set<string>, vars: Record<string, unknown>, opts: HostRunOptions): Promise<HostOutcome> {
-  for (const h of play.handlers) {
-    if (!pending.has(h.name)) continue;
-    pending.delete(h.name);
-    if (opts.aborted()) {
-      state.stoppedAt = `handler: ${h.name}`;
+/** A task that would have waited for its peers is skipped: they learn it will not come. */
+function skipMeeting(run: HostRun, task: Task, op: OperationDef<any>, ctx: OperationContext): void {
+  let wait: PeerWait | undefined;
+  try {
+    wait = op.waitsForPeers?.(ctx, renderArgs(task.args, run.vars, task.location));
+  } catch {
+    return; // its arguments do not render: it would have failed, which the peers learn at the end of the play
+  }
+  const host = run.state.host.name;
+  if (wait) run.opts.rendezvous?.skip(host, wait, `${host} does not ${wait.action} in this run (when: ${task.when!.source})`);
+}
+
+/**
+ * Waits at the task's meeting point with the fork slot given up. Returns undefined to go on,
+ * or the host's outcome (with `result` filled in) when the task must not run.
+ */
+async function meet(run: HostRun, wait: PeerWait, result: TaskResult): Promise<HostOutcome | undefined> {
+  const { opts } = run;
+  const value = await wait.arrive(); // an error here fails the task: the host counts as missing
+  const stop = new AbortController();
+  try {
+    const waiting = opts.rendezvous!.arrive(run.state.host.name, wait, value);
+    const met = await (opts.park ?? (<T>(p: Promise<T>) => p))(Promise.race([waiting, untilAborted(opts.aborted, stop.signal)]));
+    // Ctrl-C wins over a decision it caused (a host interrupted before reaching the point).
+    if (met === INTERRUPTED || opts.aborted()) {
+      result.status = 'skipped';
+      result.message = `interrupted while waiting for the other hosts to ${wait.action}`;
       return 'interrupted';
     }
-    const { result, outcome } = await runTask(state, play, h, vars, opts, true);
-    opts.emit({ type: 'task', result });
-    if (outcome !== 'ok') state.stoppedAt = `handler: ${h.name}`;
-    if (outcome !== 'ok') return outcome;
+    if (met.warning) opts.emit({ type: 'warning', message: met.warning });
+    if (met.decision.go) return undefined;
+    result.status = 'failed';
+    result.message = met.decision.message + (met.decision.hint ? `\n  hint: ${met.decision.hint}` : '');
+    return 'failed';
+  } finally {
+    stop.abort();
+  }
+}
+
+/** Applies a plan (or, in --check, records it as predicted), then its verification. */
+async function execute(run: HostRun, planned: Promise<OperationPlan>, conn: Connection, result: TaskResult): Promise<HostOutcome> {
+  const { state, opts } = run;
+  const plan = await planned;
+  result.steps = plan.steps;
+  if (opts.check) {
+    const changedBefore = state.predicted.length > 0;
+    state.predicted.push(...plan.steps);
+    result.status = plan.steps.length ? 'changed' : 'ok';
+    if (!plan.verify) return 'ok';
+    if (changedBefore || plan.steps.length) {
+      result.notes.push('verification runs after the changes above are made');
+      return 'ok';
+    }
+    const v = await verifyNow(plan, conn, opts, result);
+    return v === INTERRUPTED ? 'interrupted' : v.ok ? 'ok' : 'failed';
+  }
+  for (const [i, step] of plan.steps.entries()) {
+    if (opts.aborted()) {
+      // Ctrl-C: steps already applied stay applied and are reported; no further step starts.
+      result.message = `interrupted: ${i} of ${result.steps.length} steps applied`;
+      result.steps = result.steps.slice(0, i);
+      result.status = i > 0 ? 'changed' : 'skipped';
+      return 'interrupted';
+    }
+    state.probes.clear();
+    await applyStep(conn, step);
+  }
+  if (plan.steps.length) result.status = 'changed';
+  if (!plan.verify) return 'ok';
+  const v = await verifyNow(plan, conn, opts, result);
+  if (v === INTERRUPTED) return 'interrupted';
+  if (!v.ok) return 'failed';
+  for (const step of v.then ?? []) {
+    state.probes.clear();
+    await applyStep(conn, step);
+    result.steps.push(step);
+    result.status = 'changed';
   }
   return 'ok';
 }
 
-/**
- * Whether this member has data, for the bootstrap gate: through the probe cache, so that the
- * read etcd_config made is reused while nothing on the host has changed since.
- */
-function memberHasData(state: HostState, play: Play, task: Task, opts: HostRunOptions): Promise<boolean> {
-  const become = task.become ?? play.become;
-  const conn = become === undefined ? state.conn : withBecome(state.conn, become);
-  return cachedProbe(state, conn, become, pathExists, { path: memberDataMarker(opts.gate!.cluster, state.host.name) });
+/** Runs a plan's verification into `result`; it ends at once on Ctrl-C. */
+async function verifyNow(plan: OperationPlan, conn: Connection, opts: HostRunOptions, result: TaskResult): Promise<VerifyResult | typeof INTERRUPTED> {
+  const p = plan.verify!(conn);
+  p.catch(() => undefined); // once abandoned, its rejection (connection closed) is nobody's
+  const stop = new AbortController();
+  let v: VerifyResult | typeof INTERRUPTED;
+  try {
+    v = await Promise.race([p, untilAborted(opts.aborted, stop.signal)]);
+  } finally {
+    stop.abort();
+  }
+  if (v === INTERRUPTED) {
+    result.message = 'interrupted while waiting';
+    if (result.status !== 'changed') result.status = 'skipped';
+    return v;
+  }
+  result.data = v.data;
+  result.table = v.table;
+  result.message = v.message;
+  if (!v.ok) result.status = 'failed';
+  return v;
+}
+
+/** Resolves once the run is aborted (Ctrl-C); never, if `signal` stops it first. */
+function untilAborted(aborted: () => boolean, signal: AbortSignal): Promise<typeof INTERRUPTED> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (aborted()) {
+        clearInterval(timer);
+        resolve(INTERRUPTED);
+      }
+    }, 100);
+    signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  });
 }
 
 function hostVars(host: HostEntry, play: Play, opts: HostRunOptions): Record<string, unknown> {
@@ -179,125 +370,6 @@ function hostVars(host: HostEntry, play: Play, opts: HostRunOptions): Record<str
     ...opts.extraVars,
   };
 }
-
-/** A task, within its throttle (shared by all hosts of the run) when it has one. */
-function runTask(...a: Parameters<typeof runTaskNow>): ReturnType<typeof runTaskNow> {
-  const [, , task, , opts] = a;
-  const run = () => runTaskNow(...a);
-  return task.throttle && opts.throttled ? opts.throttled(task, run) : run();
-}
-
-async function runTaskNow(
-  state: HostState,
-  play: Play,
-  task: Task,
-  vars: Record<string, unknown>,
-  opts: HostRunOptions,
-  handler: boolean,
-): Promise<{ result: TaskResult; outcome: HostOutcome }> {
-  const started = Date.now();
-  const result: TaskResult = {
-    host: state.host.name, play: play.name, task: task.name, op: task.op,
-    status: 'ok', steps: [], notes: [], handler, durationMs: 0,
-  };
-  const done = (outcome: HostOutcome = 'ok') => {
-    result.durationMs = Date.now() - started;
-    return { result, outcome };
-  };
-  /** Ctrl-C: steps already applied stay applied and are reported; no further step starts. */
-  const interrupted = (applied?: number) => {
-    if (applied !== undefined) {
-      result.message = `interrupted: ${applied} of ${result.steps.length} steps applied`;
-      result.steps = result.steps.slice(0, applied);
-      result.status = applied > 0 ? 'changed' : 'skipped';
-    } else {
-      result.message = 'interrupted while waiting';
-      if (result.status !== 'changed') result.status = 'skipped';
-    }
-    return done('interrupted');
-  };
-  try {
-    if (task.when && !evaluateWhen(task.when, vars)) {
-      result.status = 'skipped';
-      result.message = `when: ${task.when.source}`;
-      return done();
-    }
-    const op = opts.operations.get(task.op);
-    if (!op) throw new ProvisionError('PLAYBOOK', `unknown operation ${task.op}`, { location: task.location });
-    const args = renderArgs(task.args, vars, task.location);
-    const unknowable = new Set<string>();
-    const become = task.become ?? play.become;
-    const conn = become === undefined ? state.conn : withBecome(state.conn, become);
-    const ctx: OperationContext = {
-      host: state.host,
-      inventory: opts.inventory,
-      cluster: opts.inventory.cluster,
-      vars,
-      check: opts.check,
-      runtime: opts.runtime,
-      fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
-        const probed = await cachedProbe(state, conn, become, def, a);
-        if (!opts.check) return probed;
-        const p = predictFact(def, a, state.predicted, probed);
-        if (p.unknowable) unknowable.add(factId(def, a));
-        return p.value;
-      },
-      unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factId(def, a)),
-      note: (text: string) => result.notes.push(text),
-    };
-    const plan = await op.plan(ctx, args);
-    result.steps = plan.steps;
-    if (opts.check) {
-      const changedBefore = state.predicted.length > 0;
-      state.predicted.push(...plan.steps);
-      result.status = plan.steps.length ? 'changed' : 'ok';
-      if (plan.verify) {
-        if (changedBefore || plan.steps.length) {
-          result.notes.push('verification runs after the changes above are made');
-        } else {
-          const v = await watchVerify(plan.verify(conn), state.host.name, opts);
-          if (v === INTERRUPTED) return interrupted();
-          result.data = v.data;
-          result.message = v.message;
-          if (!v.ok) result.status = 'failed';
-        }
-      }
-      return done(result.status === 'failed' ? 'failed' : 'ok');
-    }
-    for (const [i, step] of plan.steps.entries()) {
-      if (opts.aborted()) return interrupted(i);
-      state.probes.clear();
-      await applyStep(conn, step);
-    }
-    if (plan.steps.length) result.status = 'changed';
-    if (plan.verify) {
-      const v = await watchVerify(plan.verify(conn), state.host.name, opts);
-      if (v === INTERRUPTED) return interrupted();
-      result.data = v.data;
-      result.message = v.message;
-      if (!v.ok) {
-        result.status = 'failed';
-        return done('failed');
-      }
-      for (const step of v.then ?? []) {
-        state.probes.clear();
-        await applyStep(conn, step);
-        result.steps.push(step);
-        result.status = 'changed';
-      }
-    }
-    return done();
-  } catch (e) {
-    result.status = 'failed';
-    // A bug of ours, not the user's: said so, its stack only when PROVISION_DEBUG is set.
-    result.message = isProvisionError(e)
-      ? e.format()
-      : `internal error in ${task.op} (please report it): ${process.env.PROVISION_DEBUG ? (e as Error)?.stack ?? e : (e as Error)?.message ?? e}`;
-    return done(isConnectionLost(e) ? 'unreachable' : 'failed');
-  }
-}
-
-const factId = (def: FactDef<any, any>, a: unknown) => `${def.name} ${JSON.stringify(a)}`;
 
 /** The same connection, with become forced on or off for every call. */
 function withBecome(conn: Connection, become: boolean): Connection {

@@ -9,12 +9,11 @@ import type { Connection, ConnectionSettings } from '../connection/types.js';
 import { isProvisionError } from '../errors.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
-import type { OperationDef } from '../operations/types.js';
-import { createRuntime, type ClusterRuntime } from '../operations/runtime.js';
+import type { OperationDef, RunFlags, RunServices } from '../plan/operation.js';
 import type { Playbook, Task } from '../playbook/types.js';
-import { ClusterGate } from './cluster-gate.js';
 import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
 import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
+import { Rendezvous } from './rendezvous.js';
 import { slots } from './slots.js';
 
 export interface RunOptions {
@@ -26,10 +25,10 @@ export interface RunOptions {
   emit: (e: RunEvent) => void;
   /** Becomes true on Ctrl-C. */
   aborted?: () => boolean;
-  /** Controller-side certificates and discovery token (default: made from the inventory). */
-  runtime?: ClusterRuntime;
-  /** Bootstrap a new cluster even when some of its members are missing (see cluster-gate.ts). */
-  allowPartial?: boolean;
+  /** Controller-side services shared by the hosts (made and disposed of by the caller). */
+  runtime?: RunServices;
+  /** Typed options for the operations (from the command line). */
+  options?: RunFlags;
   /** Variables given on the command line; they win over everything. */
   vars?: Record<string, unknown>;
 }
@@ -54,7 +53,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   for (const w of inventory.warnings) emit({ type: 'warning', message: w });
 
   const states = new Map<string, HostState>();
-  /** Hosts that dropped out of the run, and why (for the bootstrap gate of later plays). */
+  /** Hosts that dropped out of the run, and why (for the meeting points of later plays). */
   const deadWhy = new Map<string, string>();
   const lose = (name: string, why: string) => {
     if (!deadWhy.has(name)) deadWhy.set(name, why);
@@ -88,7 +87,6 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     return p;
   };
 
-  const runtime = opts.runtime ?? createRuntime({ check: opts.check, inventory, hosts: allHosts, log: (message) => emit({ type: 'notice', message }) });
   const forks = slots(opts.forks);
   // throttle: N is per task across all hosts (Ansible's meaning).
   const throttles = new Map<Task, LimitFunction>();
@@ -98,6 +96,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     return l(fn);
   };
   const playbookDir = path.dirname(path.resolve(playbook.file));
+  const runHosts: ReadonlySet<string> = new Set(allHosts);
   try {
     for (const [i, play] of playbook.plays.entries()) {
       const hosts = playHosts[i]!.filter((h) => !deadWhy.has(h));
@@ -105,29 +104,41 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
         for (const name of hosts) stoppedAt(recap, name, `before play "${play.name}"`);
         continue;
       }
-      const gate = playGate(inventory, hosts, limited, deadWhy, !!opts.allowPartial);
+      const rendezvous = new Rendezvous(hosts, (h) => absentWhy(h, deadWhy, limited));
       emit({ type: 'play', name: play.name, hosts });
       await Promise.all(
         hosts.map((name) =>
           forks.run(async (park) => {
             const st = await open(name);
-            if (!st) return gate?.lost(name, deadWhy.get(name) ?? `${name} is unreachable`);
+            if (!st) return rendezvous.lost(name, deadWhy.get(name) ?? `${name} is unreachable`);
             if (aborted()) {
               stoppedAt(recap, name, `before play "${play.name}"`);
-              return gate?.lost(name, `${name} was interrupted`);
+              return rendezvous.lost(name, `${name} was interrupted`);
             }
             let outcome: HostOutcome = 'failed';
             try {
               outcome = await runPlayOnHost(st, play, {
-                check: opts.check, inventory, operations: opts.operations, playbookDir, emit, aborted, runtime, throttled, extraVars: opts.vars, gate, park,
+                check: opts.check,
+                inventory,
+                operations: opts.operations,
+                playbookDir,
+                emit,
+                aborted,
+                throttled,
+                park,
+                runtime: opts.runtime,
+                options: opts.options,
+                runHosts,
+                extraVars: opts.vars,
+                rendezvous,
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';
-              if (outcome === 'ok') gate?.finished(name);
+              if (outcome === 'ok') rendezvous.finished(name);
               if (outcome === 'failed') lose(name, `${name} failed${at ? ` (${at})` : ''}`);
               if (outcome === 'unreachable') lose(name, `${name} became unreachable`);
               if (outcome === 'interrupted') stoppedAt(recap, name, `${at || 'during'} (play "${play.name}")`);
-              if (outcome !== 'ok') gate?.lost(name, outcome === 'interrupted' ? `${name} was interrupted` : deadWhy.get(name)!);
+              if (outcome !== 'ok') rendezvous.lost(name, outcome === 'interrupted' ? `${name} was interrupted` : deadWhy.get(name)!);
             }
             if (outcome === 'unreachable') {
               recap[name]!.unreachable = 1;
@@ -139,7 +150,6 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     }
   } finally {
     await Promise.all([...states.values()].map((s) => s.conn.close().catch(() => {})));
-    runtime.dispose();
   }
   if (aborted()) emit({ type: 'interrupted', message: 'interrupted: stopped after the steps in flight' });
   emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check });
@@ -150,22 +160,9 @@ const stoppedAt = (recap: Record<string, HostRecap>, host: string, where: string
   if (recap[host] && !recap[host]!.interrupted) recap[host]!.interrupted = where;
 };
 
-/** The bootstrap gate of one play: when the inventory has a cluster with members among its hosts. */
-function playGate(
-  inventory: Inventory,
-  hosts: string[],
-  limited: Set<string> | undefined,
-  deadWhy: Map<string, string>,
-  allowPartial: boolean,
-): ClusterGate | undefined {
-  const cluster = inventory.cluster;
-  if (!cluster || !cluster.members.some((m) => hosts.includes(m))) return undefined;
-  const absent = new Map<string, string>();
-  for (const m of cluster.members) {
-    if (hosts.includes(m)) continue;
-    if (deadWhy.has(m)) absent.set(m, deadWhy.get(m)!);
-    else if (limited && !limited.has(m)) absent.set(m, `${m} is not in this run (--limit)`);
-    else absent.set(m, `${m} is not a host of this play`);
-  }
-  return new ClusterGate(cluster, cluster.members.filter((m) => hosts.includes(m)), absent, allowPartial);
+/** Why a host that is not a host of a play is absent from it. */
+function absentWhy(host: string, deadWhy: Map<string, string>, limited: Set<string> | undefined): string {
+  if (deadWhy.has(host)) return deadWhy.get(host)!;
+  if (limited && !limited.has(host)) return `${host} is not in this run (--limit)`;
+  return `${host} is not a host of this play`;
 }

@@ -2,8 +2,7 @@ import { shellJoin } from '../connection/quote.js';
 import { defineFact, UNKNOWABLE } from './types.js';
 
 /** A string runs with `sh -c`; an array is an argv, quoted word by word. */
-export const commandLine = (cmd: string | readonly string[]): string =>
-  typeof cmd === 'string' ? shellJoin(['sh', '-c', cmd]) : shellJoin([...cmd]);
+export const commandLine = (cmd: string | readonly string[]): string => (typeof cmd === 'string' ? shellJoin(['sh', '-c', cmd]) : shellJoin([...cmd]));
 
 /** Exit status 0 of a user's guard command (`unless:`); the user vouches it changes nothing. */
 export const commandSucceeds = defineFact<boolean, { cmd: string | string[] }>({

@@ -35,7 +35,11 @@ export const dnsSrv = defineFact<SrvAnswer, SrvQuery>({
     if (exitCode !== 0) {
       const why = /connection timed out|no servers could be reached/.test(text)
         ? `no answer from ${server}`
-        : text.split('\n').map((l) => l.replace(/^;;\s*/, '').trim()).filter(Boolean).pop() ?? '';
+        : (text
+            .split('\n')
+            .map((l) => l.replace(/^;;\s*/, '').trim())
+            .filter(Boolean)
+            .pop() ?? '');
       return { ok: false, error: `dig failed (exit ${exitCode})${why ? `: ${why}` : ''}` };
     }
     const status = /status:\s*([A-Z]+)/.exec(stdout)?.[1];
@@ -45,7 +49,8 @@ export const dnsSrv = defineFact<SrvAnswer, SrvQuery>({
       if (line.startsWith(';') || line.trim() === '') continue;
       const f = line.trim().split(/\s+/);
       // name ttl class type priority weight port target
-      if (f.length >= 8 && f[3] === 'SRV') records.push({ priority: Number(f[4]), weight: Number(f[5]), port: Number(f[6]), target: f[7]!.replace(/\.$/, '').toLowerCase() });
+      if (f.length >= 8 && f[3] === 'SRV')
+        records.push({ priority: Number(f[4]), weight: Number(f[5]), port: Number(f[6]), target: f[7]!.replace(/\.$/, '').toLowerCase() });
     }
     return { ok: true, status, records };
   },

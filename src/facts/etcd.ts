@@ -33,20 +33,30 @@ export interface EtcdEndpointHealth {
 /** `env` makes the API variable part of the argv, so the whole command is quoted as one. */
 export const etcdctl = ({ endpoints, tls }: EtcdQuery, ...rest: string[]): string =>
   shellJoin([
-    'env', 'ETCDCTL_API=3', 'etcdctl', `--endpoints=${endpoints.join(',')}`,
+    'env',
+    'ETCDCTL_API=3',
+    'etcdctl',
+    `--endpoints=${endpoints.join(',')}`,
     ...(tls ? [`--cacert=${tls.cacert}`, `--cert=${tls.cert}`, `--key=${tls.key}`] : []),
     ...rest,
   ]);
 
 /** The last "Error: ..." line etcdctl prints (its other stderr lines are JSON logs). */
 const etcdError = (stderr: string, exitCode: number): string =>
-  stderr.split('\n').filter((l) => l.startsWith('Error:')).pop()?.slice(7).trim() || stderr.trim().split('\n').pop() || `exit ${exitCode}`;
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('Error:'))
+    .pop()
+    ?.slice(7)
+    .trim() ||
+  stderr.trim().split('\n').pop() ||
+  `exit ${exitCode}`;
 
 // etcd ids are uint64 and etcdctl prints them as JSON numbers beyond 2^53: JSON.parse would
 // round them, so integers of 16+ digits outside strings are turned into strings first.
 export function quoteBigInts(json: string): string {
   let out = '';
-  for (let i = 0; i < json.length; ) {
+  for (let i = 0; i < json.length;) {
     if (json[i] === '"') {
       let j = i + 1;
       while (j < json.length && json[j] !== '"') j += json[j] === '\\' ? 2 : 1;

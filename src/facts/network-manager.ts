@@ -83,5 +83,4 @@ function mainSettings(config: string): { dns?: string; rcManager?: string } {
 }
 
 /** NetworkManager writes resolv.conf unless it is told not to (dns=none or rc-manager=unmanaged). */
-export const nmWritesResolvConf = (s: NetworkManagerState): boolean =>
-  (s.active || s.enabled) && s.dns !== 'none' && s.rcManager !== 'unmanaged';
+export const nmWritesResolvConf = (s: NetworkManagerState): boolean => (s.active || s.enabled) && s.dns !== 'none' && s.rcManager !== 'unmanaged';

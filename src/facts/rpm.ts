@@ -44,7 +44,10 @@ export const packageUpdate = defineFact<PackageUpdate, { name: string }>({
   parse(stdout, exitCode, { name }, stderr) {
     if (exitCode === 0) return { available: false };
     if (exitCode !== 100) throw probeFailed(`package_update(${name})`, exitCode, stderr, stdout);
-    const line = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f.length >= 3 && f[0]!.startsWith(`${name}.`));
+    const line = stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find((f) => f.length >= 3 && f[0]!.startsWith(`${name}.`));
     return { available: true, version: line?.[1] };
   },
   predict: ({ name }, earlier) =>

@@ -93,9 +93,10 @@ export async function unitReport(conn: Connection, name: string, lines = JOURNAL
     conn.exec(journalCmd),
   ]);
   const p = Object.fromEntries(showProps(show.stdout));
-  const state = show.exitCode === 0
-    ? `${unit} is ${p.ActiveState ?? '?'} (${p.SubState ?? '?'})${p.Result && p.Result !== 'success' ? `, result: ${p.Result}` : ''}${Number(p.NRestarts) > 0 ? `, restarted ${p.NRestarts} times` : ''}`
-    : `${unit}: systemctl show failed: ${show.stderr.trim()}`;
+  const state =
+    show.exitCode === 0
+      ? `${unit} is ${p.ActiveState ?? '?'} (${p.SubState ?? '?'})${p.Result && p.Result !== 'success' ? `, result: ${p.Result}` : ''}${Number(p.NRestarts) > 0 ? `, restarted ${p.NRestarts} times` : ''}`
+      : `${unit}: systemctl show failed: ${show.stderr.trim()}`;
   const log = journal.exitCode === 0 ? journal.stdout.replace(/\s+$/, '') || '(no journal entries)' : `(journalctl failed: ${journal.stderr.trim()})`;
   return `${state}\n$ ${journalCmd}\n${log}`;
 }
@@ -105,4 +106,3 @@ export async function failedUnitReport(conn: Connection, name: string): Promise<
   const r = await conn.exec(shellJoin(['systemctl', 'show', '-p', 'ActiveState', '--value', '--', unitName(name)]));
   return r.exitCode === 0 && r.stdout.trim() === 'failed' ? unitReport(conn, name) : undefined;
 }
-

@@ -1,8 +1,10 @@
 /** The inventory's `cluster:` section -> ClusterSpec. */
 import net from 'node:net';
+import { canonicalIp } from '../util/ip.js';
 import path from 'node:path';
 import type { Node } from 'yaml';
-import { short, type MapEntry, type YNode, type YamlSource } from '../util/yaml.js';
+import type { MapEntry, YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import type { SourceLocation } from '../errors.js';
 import { resolvePath } from './connection-keys.js';
 import type { BootstrapMode, ClusterSpec } from './types.js';
@@ -17,10 +19,7 @@ export interface ClusterContext {
   warnings: string[];
 }
 
-const CLUSTER_KEYS = [
-  'name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port',
-  'listen', 'package', 'dns', 'discovery', 'tls',
-] as const;
+const CLUSTER_KEYS = ['name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port', 'listen', 'package', 'dns', 'discovery', 'tls'] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._:~+-]*$/;
@@ -30,16 +29,6 @@ const DNS_LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const URL_RE = /^https?:\/\/[A-Za-z0-9._~:/?#@!&+,;=%[\]-]+$/;
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::']);
-
-/** One spelling per IP address (IPv6 compressed, lower case), for comparisons. */
-function canonical(address: string): string {
-  if (net.isIP(address) !== 6) return address;
-  try {
-    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  } catch {
-    return address.toLowerCase();
-  }
-}
 
 /** Where each key of a parsed cluster section was written, for errors found after loading. */
 const keyLocations = new WeakMap<ClusterSpec, Map<string, SourceLocation>>();
@@ -133,7 +122,10 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
     // Each member is published as <name>.<domain>: its name must be one DNS label.
     for (const h of spec.members) {
       if (!DNS_LABEL_RE.test(h)) {
-        src.failAt(ctx.hosts.get(h)!.location, `member name "${short(h)}" is not a DNS label, which bootstrap: dns needs (letters, digits and "-", at most 63)`);
+        src.failAt(
+          ctx.hosts.get(h)!.location,
+          `member name "${short(h)}" is not a DNS label, which bootstrap: dns needs (letters, digits and "-", at most 63)`,
+        );
       }
     }
   }
@@ -183,10 +175,10 @@ function members(ctx: ClusterContext, e: MapEntry | undefined, clusterKey: Node)
     // etcd's URLs are http://<address>:<port>: a zone (fe80::1%eth0) cannot be written
     // there, and 0.0.0.0 or :: cannot be advertised to peers.
     if (host.address.includes('%')) failHere(`member ${h} has address '${short(host.address)}' with an IPv6 zone, which etcd URLs cannot carry`);
-    if (UNSPECIFIED.has(canonical(host.address))) {
+    if (UNSPECIFIED.has(canonicalIp(host.address))) {
       failHere(`member ${h} has address ${host.address}, which peers cannot reach; give the member's own IP`);
     }
-    const key = canonical(host.address);
+    const key = canonicalIp(host.address);
     const other = byAddress.get(key);
     if (other) failHere(`members ${other} and ${h} have the same address ${host.address}; each member needs its own IP (the ports are cluster-wide)`);
     byAddress.set(key, h);

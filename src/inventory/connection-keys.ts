@@ -6,7 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { HostKeyPolicy } from '../connection/types.js';
-import { short, type YNode, type YamlSource } from '../util/yaml.js';
+import type { YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 
 export const CONNECTION_KEYS = [
   'address',
@@ -94,15 +95,7 @@ export function parseJump(spec: string): JumpSpec | undefined {
 }
 
 /** Type-checks one connection key and stores its value in `out`. */
-export function readConnectionKey(
-  src: YamlSource,
-  key: ConnectionKey,
-  node: YNode,
-  keyNode: YNode,
-  out: ConnValues,
-  baseDir: string,
-  home: string,
-): void {
+export function readConnectionKey(src: YamlSource, key: ConnectionKey, node: YNode, keyNode: YNode, out: ConnValues, baseDir: string, home: string): void {
   const what = `"${key}"`;
   const str = () => src.string(node, what, keyNode);
   const seconds = (min: number) => {
@@ -175,6 +168,11 @@ export function readConnectionKey(
 function oneLineSecret(src: YamlSource, node: YNode, what: string, keyNode: YNode): string {
   const v = src.secretString(node, what, keyNode);
   if (/[\r\n]/.test(v))
-    src.fail(node, `${what} contains a line break (the value is not shown)`, 'write it on one line, quoted ("..."); a block scalar (|) ends with a line break', keyNode);
+    src.fail(
+      node,
+      `${what} contains a line break (the value is not shown)`,
+      'write it on one line, quoted ("..."); a block scalar (|) ends with a line break',
+      keyNode,
+    );
   return v;
 }

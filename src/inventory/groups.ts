@@ -5,7 +5,8 @@
  */
 import type { Node } from 'yaml';
 import type { SourceLocation } from '../errors.js';
-import { short, type MapEntry, type YNode, type YamlSource } from '../util/yaml.js';
+import type { MapEntry, YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
 import { CONNECTION_KEYS, NAME_RE, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
 
 /** Variables set at one level (a group's vars, a host entry). */
@@ -124,7 +125,11 @@ export class GroupWalker {
     const entries = this.src.map(e.value, `host "${name}"`, e.keyNode);
     if (entries.length === 0) return; // membership only
     if (h.defined) {
-      this.src.fail(e.keyNode, `host "${name}" is already defined at line ${h.location.line}`, `list it again only as "${name}: {}" to add it to another group`);
+      this.src.fail(
+        e.keyNode,
+        `host "${name}" is already defined at line ${h.location.line}`,
+        `list it again only as "${name}: {}" to add it to another group`,
+      );
     }
     h.defined = true;
     h.location = this.src.loc(e.keyNode);

@@ -10,8 +10,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ProvisionError } from '../errors.js';
-import { YamlSource, readInputFile } from '../util/yaml.js';
+import { formatMode } from '../util/format.js';
+import { YamlSource } from '../util/yaml.js';
+import { readInputFile } from '../util/input-file.js';
 import { parseCluster } from './cluster.js';
 import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo } from './groups.js';
@@ -37,7 +38,7 @@ export function loadInventory(file: string, opts: InventoryOptions = {}): Invent
     const mode = fs.statSync(file).mode & 0o777;
     if (mode & 0o044) {
       inventory.warnings.push(
-        `${file} holds passwords and others can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it, or use key files and sudo without a password`,
+        `${file} holds passwords and others can read it (mode ${formatMode(mode)}); chmod 600 it, or use key files and sudo without a password`,
       );
     }
   }
@@ -78,11 +79,7 @@ export function parseInventory(text: string, file: string, opts: InventoryOption
     const hostInfo = new Map(
       [...hosts.values()].map((h) => [h.name, { address: h.connection.address, addressNode: tree.hosts.get(h.name)!.addressNode, location: h.location }]),
     );
-    inventory.cluster = parseCluster(
-      { src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings },
-      clusterE.value,
-      clusterE.keyNode,
-    );
+    inventory.cluster = parseCluster({ src, baseDir, home, hosts: hostInfo, groups: members, warnings: inventory.warnings }, clusterE.value, clusterE.keyNode);
   }
   // Implicit groups (as Ansible's `all`), so playbooks need not know the inventory's group
   // names: the cluster's members, and the host serving its DNS records in DNS mode.

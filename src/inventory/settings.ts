@@ -20,10 +20,7 @@ export function buildSettings(name: string, c: ConnValues, ssh: SshConfigReader,
   // ssh config is matched against what would be typed after `ssh`: the address if given, else the name.
   const sc = ssh.lookup(c.address ?? name);
   const user = c.user ?? sc.user ?? env.user;
-  const keyFiles =
-    c.key_file ??
-    sc.identityFiles ??
-    DEFAULT_KEY_FILES.map((f) => path.join(env.home, '.ssh', f)).filter((f) => fs.existsSync(f));
+  const keyFiles = c.key_file ?? sc.identityFiles ?? DEFAULT_KEY_FILES.map((f) => path.join(env.home, '.ssh', f)).filter((f) => fs.existsSync(f));
   const settings: ConnectionSettings = {
     name,
     address: c.address ?? sc.hostName ?? name,

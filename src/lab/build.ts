@@ -15,9 +15,27 @@ import { must, run } from './sh.js';
 
 /** Debian packages of the image. dnsmasq's libraries are here; its binary comes by RPM. */
 export const IMAGE_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'sudo', 'dnf', 'rpm', 'iproute2', 'procps',
-  'bind9-dnsutils', 'curl', 'ca-certificates', 'openssl', 'less',
-  'libdbus-1-3', 'libgmp10', 'libhogweed6', 'libidn2-0', 'libnetfilter-conntrack3', 'libnettle8', 'libnftables1',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'sudo',
+  'dnf',
+  'rpm',
+  'iproute2',
+  'procps',
+  'bind9-dnsutils',
+  'curl',
+  'ca-certificates',
+  'openssl',
+  'less',
+  'libdbus-1-3',
+  'libgmp10',
+  'libhogweed6',
+  'libidn2-0',
+  'libnetfilter-conntrack3',
+  'libnettle8',
+  'libnftables1',
 ];
 
 /** Runs inside the image (chroot) once, after debootstrap. */
@@ -138,10 +156,10 @@ export async function ensureImage(log: (s: string) => void = () => {}): Promise<
   fs.mkdirSync(tmp, { recursive: true });
   try {
     const tmpRoot = path.join(tmp, 'rootfs');
-    await must(
-      ['debootstrap', '--variant=minbase', `--include=${IMAGE_PACKAGES.join(',')}`, LAB.suite, tmpRoot, LAB.mirror],
-      { what: 'debootstrap', timeoutMs: 20 * 60_000 },
-    );
+    await must(['debootstrap', '--variant=minbase', `--include=${IMAGE_PACKAGES.join(',')}`, LAB.suite, tmpRoot, LAB.mirror], {
+      what: 'debootstrap',
+      timeoutMs: 20 * 60_000,
+    });
     const base = RPMS[0]!;
     fs.copyFileSync(path.join(repo, `${base.name}-${base.version}-${base.release}.x86_64.rpm`), path.join(tmpRoot, 'tmp', 'lab-base.rpm'));
     await must(['chroot', tmpRoot, '/bin/sh', '-c', IMAGE_SCRIPT], { what: 'image customisation' });

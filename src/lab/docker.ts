@@ -13,8 +13,19 @@ import { parse, stringify } from 'yaml';
 import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureRepo, imageHash } from './build.js';
 import {
-  checkCount, ensureLabKey, forgetLabTokens, removeInventories, stateStore, waitForSsh, withLock, writeInventories, writeKnownHosts,
-  type LabEngine, type LabInfo, type LabStatus, type UpOptions,
+  checkCount,
+  ensureLabKey,
+  forgetLabTokens,
+  removeInventories,
+  stateStore,
+  waitForSsh,
+  withLock,
+  writeInventories,
+  writeKnownHosts,
+  type LabEngine,
+  type LabInfo,
+  type LabStatus,
+  type UpOptions,
 } from './engine.js';
 import { allowLabBridge } from './forwarding.js';
 import { composeCommand, daemonAnswers, ensureDockerPackages, startDockerd, stopDockerd } from './dockerd.js';
@@ -48,7 +59,10 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0,
 /** The imported root filesystem and the node image built on it; tags change with their recipes. */
 export const baseImageTag = () => `provision-lab-rootfs:${imageHash()}`;
 export const nodeImageTag = () => {
-  const recipe = fs.readdirSync(NODE_CONTEXT).sort().map((f) => `${f}\n${fs.readFileSync(path.join(NODE_CONTEXT, f), 'utf8')}`);
+  const recipe = fs
+    .readdirSync(NODE_CONTEXT)
+    .sort()
+    .map((f) => `${f}\n${fs.readFileSync(path.join(NODE_CONTEXT, f), 'utf8')}`);
   return `provision-lab-node:${sha(JSON.stringify([imageHash(), recipe]))}`;
 };
 
@@ -190,8 +204,12 @@ async function prepare(opts: UpOptions = {}): Promise<{ nodes: LabNode[]; nodeIm
 
 /** Container id of a service of this lab ('' when there is none). */
 function containerId(service: string): string {
-  const r = spawnSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${LAB.project}`, '--filter', `label=com.docker.compose.service=${service}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim().split('\n')[0] ?? '' : '';
+  const r = spawnSync(
+    'docker',
+    ['ps', '-aq', '--filter', `label=com.docker.compose.project=${LAB.project}`, '--filter', `label=com.docker.compose.service=${service}`],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0 ? (r.stdout.trim().split('\n')[0] ?? '') : '';
 }
 
 interface ContainerState {
@@ -202,7 +220,11 @@ function inspectAll(): Map<string, ContainerState> {
   const out = new Map<string, ContainerState>();
   const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${LAB.project}`], { encoding: 'utf8' });
   if (ids.status !== 0 || !ids.stdout.trim()) return out;
-  const r = spawnSync('docker', ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Running}} {{.State.Pid}}', ...ids.stdout.trim().split('\n')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'docker',
+    ['inspect', '--format', '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Running}} {{.State.Pid}}', ...ids.stdout.trim().split('\n')],
+    { encoding: 'utf8' },
+  );
   for (const line of r.stdout.trim().split('\n')) {
     const [svc, running, pid] = line.split(' ');
     if (svc) out.set(svc, { running: running === 'true', pid: Number(pid) });
@@ -291,7 +313,11 @@ function status(): LabStatus {
   const s = store.read();
   if (!s) return { up: false, etcdNodes: 0, nodes: [] };
   const st = inspectAll();
-  return { up: true, etcdNodes: s.etcdNodes, nodes: s.nodes.map((n) => ({ ...n, running: st.get(n.name)?.running ?? false, pid: st.get(n.name)?.pid || undefined })) };
+  return {
+    up: true,
+    etcdNodes: s.etcdNodes,
+    nodes: s.nodes.map((n) => ({ ...n, running: st.get(n.name)?.running ?? false, pid: st.get(n.name)?.pid || undefined })),
+  };
 }
 
 function findNode(name: string): { state: DockerLabState; node: LabNode } {

@@ -21,7 +21,19 @@ export function bridgeTrafficFiltered(): boolean {
   }
 }
 
-const ruleArgs = (cfg: LabConfig) => ['FORWARD', '-i', cfg.bridge, '-o', cfg.bridge, '-j', 'ACCEPT', '-m', 'comment', '--comment', `provision-lab ${cfg.bridge}`];
+const ruleArgs = (cfg: LabConfig) => [
+  'FORWARD',
+  '-i',
+  cfg.bridge,
+  '-o',
+  cfg.bridge,
+  '-j',
+  'ACCEPT',
+  '-m',
+  'comment',
+  '--comment',
+  `provision-lab ${cfg.bridge}`,
+];
 export const acceptRuleText = (cfg: LabConfig) => `iptables -I ${ruleArgs(cfg).join(' ')}`;
 
 async function haveIptables(): Promise<boolean> {
@@ -54,11 +66,18 @@ export async function allowLabBridge(cfg: LabConfig, log: (s: string) => void): 
   if ((await run(['iptables', '-w', '-C', ...ruleArgs(cfg)])).code === 0) return;
   const r = await run(['iptables', '-w', '-I', ...ruleArgs(cfg)]);
   if (r.code !== 0) {
-    throw new ProvisionError('LAB', `bridged traffic passes through iptables (br_netfilter) and ${block || 'it may be dropped'}; adding the lab's rule failed: ${r.stderr.trim()}`, {
-      hint: `run: ${acceptRuleText(cfg)}`,
-    });
+    throw new ProvisionError(
+      'LAB',
+      `bridged traffic passes through iptables (br_netfilter) and ${block || 'it may be dropped'}; adding the lab's rule failed: ${r.stderr.trim()}`,
+      {
+        hint: `run: ${acceptRuleText(cfg)}`,
+      },
+    );
   }
-  if (block) log(`${block} (Docker sets it) and br_netfilter passes bridged traffic through it: let ${cfg.bridge}'s own traffic through (${acceptRuleText(cfg)}); lab down removes it`);
+  if (block)
+    log(
+      `${block} (Docker sets it) and br_netfilter passes bridged traffic through it: let ${cfg.bridge}'s own traffic through (${acceptRuleText(cfg)}); lab down removes it`,
+    );
 }
 
 /** Removes the lab's accept rule (every copy of it). */

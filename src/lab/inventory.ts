@@ -37,7 +37,10 @@ export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant:
   }
   if (v.tls) extra.push(`  tls: { dir: ${filesPrefix}tls-${name} }`);
   const title = variant === 'static' ? '' : ` Bootstrap: ${v.bootstrap}${v.tls ? ', with TLS' : ''}.`;
-  const what = engine === 'docker' ? 'The local lab on Docker (`provision lab up --engine docker`, docker-compose.test.yml)' : 'The built-in local lab (`provision lab up`)';
+  const what =
+    engine === 'docker'
+      ? 'The local lab on Docker (`provision lab up --engine docker`, docker-compose.test.yml)'
+      : 'The built-in local lab (`provision lab up`)';
   return `# ${what}: ${etcd.length} etcd nodes and an infrastructure node.${title}
 # Generated from src/lab/topology.ts; keys and known_hosts are made by \`lab up${engine === 'docker' ? ' --engine docker` (or `lab prepare --engine docker`)' : '`'}.
 all:

@@ -23,11 +23,10 @@ export async function mountOverlay(name: string, lower: string): Promise<void> {
   const d = nodeDir(name);
   for (const sub of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(d, sub), { recursive: true });
   if (await isMounted(mergedDir(name))) return;
-  await must([
-    'mount', '-t', 'overlay', 'overlay', '-o',
-    `lowerdir=${lower},upperdir=${path.join(d, 'upper')},workdir=${path.join(d, 'work')}`,
-    mergedDir(name),
-  ], { what: `overlay mount for ${name}` });
+  await must(
+    ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${path.join(d, 'upper')},workdir=${path.join(d, 'work')}`, mergedDir(name)],
+    { what: `overlay mount for ${name}` },
+  );
 }
 
 export async function unmountOverlay(name: string): Promise<void> {
@@ -41,7 +40,10 @@ export async function unmountOverlay(name: string): Promise<void> {
 }
 
 function passwdIds(root: string, user: string): { uid: number; gid: number } {
-  const line = fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  const line = fs
+    .readFileSync(path.join(root, 'etc/passwd'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
   if (!line) throw new ProvisionError('LAB', `image has no user ${user}`);
   const f = line.split(':');
   return { uid: Number(f[2]), gid: Number(f[3]) };
@@ -51,10 +53,7 @@ function passwdIds(root: string, user: string): { uid: number; gid: number } {
 export async function personalise(node: LabNode, infraAddress: string, authorizedKey: string): Promise<string[]> {
   const root = mergedDir(node.name);
   fs.writeFileSync(path.join(root, 'etc/hostname'), `${node.name}\n`);
-  fs.writeFileSync(
-    path.join(root, 'etc/hosts'),
-    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${node.address}\t${node.name}\n`,
-  );
+  fs.writeFileSync(path.join(root, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${node.address}\t${node.name}\n`);
   // Only inside the lab: the infra node (which will serve DNS); never the host's resolver.
   fs.writeFileSync(path.join(root, 'etc/resolv.conf'), `nameserver ${infraAddress}\noptions timeout:1 attempts:1\n`);
   const keys: string[] = [];
@@ -82,15 +81,27 @@ export function boot(node: LabNode, repo: string): number {
   fs.rmSync(path.join('/run/systemd/nspawn/propagate', netnsName(node.name)), { recursive: true, force: true });
   const log = fs.openSync(path.join(nodeDir(node.name), 'console.log'), 'a');
   try {
-    return startDetached([
-      'systemd-nspawn', '--quiet', '--boot', '--register=no', '--keep-unit',
-      // The machine name keys nspawn's host-side state (/run/systemd/nspawn/propagate/<name>):
-      // it is unique per lab instance, or two labs' etcd1 would collide; the hostname stays.
-      `--directory=${mergedDir(node.name)}`, `--machine=${netnsName(node.name)}`, `--hostname=${node.name}`,
-      `--network-namespace-path=/run/netns/${netnsName(node.name)}`,
-      '--resolv-conf=off', '--timezone=off', '--link-journal=no', '--console=pipe',
-      `--bind-ro=${repo}:${NSPAWN.repoMount}`,
-    ], log);
+    return startDetached(
+      [
+        'systemd-nspawn',
+        '--quiet',
+        '--boot',
+        '--register=no',
+        '--keep-unit',
+        // The machine name keys nspawn's host-side state (/run/systemd/nspawn/propagate/<name>):
+        // it is unique per lab instance, or two labs' etcd1 would collide; the hostname stays.
+        `--directory=${mergedDir(node.name)}`,
+        `--machine=${netnsName(node.name)}`,
+        `--hostname=${node.name}`,
+        `--network-namespace-path=/run/netns/${netnsName(node.name)}`,
+        '--resolv-conf=off',
+        '--timezone=off',
+        '--link-journal=no',
+        '--console=pipe',
+        `--bind-ro=${repo}:${NSPAWN.repoMount}`,
+      ],
+      log,
+    );
   } finally {
     fs.closeSync(log);
   }

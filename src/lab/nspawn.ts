@@ -7,12 +7,35 @@ import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureRepo, repoDir } from './build.js';
 import {
-  checkCount, ensureLabKey, forgetLabTokens, removeInventories, stateStore, withLock, writeInventories, writeKnownHosts,
-  type LabEngine, type LabInfo, type LabStatus, type UpOptions,
+  checkCount,
+  ensureLabKey,
+  forgetLabTokens,
+  removeInventories,
+  stateStore,
+  withLock,
+  writeInventories,
+  writeKnownHosts,
+  type LabEngine,
+  type LabInfo,
+  type LabStatus,
+  type UpOptions,
 } from './engine.js';
 import { allowLabBridge, checkNodesReachEachOther, removeLabBridgeRule } from './forwarding.js';
 import { createNodeNetwork, ensureBridge, leftoverNetwork, removeBridge, removeNodeNetwork, setNodeLink } from './network.js';
-import { alive, boot, mountOverlay, nodeDir, nodeExec, personalise, shutdown, strayNspawnPids, unmountOverlay, waitForSsh, isMounted, mergedDir } from './node.js';
+import {
+  alive,
+  boot,
+  mountOverlay,
+  nodeDir,
+  nodeExec,
+  personalise,
+  shutdown,
+  strayNspawnPids,
+  unmountOverlay,
+  waitForSsh,
+  isMounted,
+  mergedDir,
+} from './node.js';
 import { preflight } from './preflight.js';
 import { NSPAWN, filesOf, netnsName, topologyOf, type LabNode } from './topology.js';
 
@@ -230,5 +253,8 @@ export const nspawnEngine: LabEngine = {
   cutNetwork,
   restoreNetwork,
   exec,
-  nodeProcessRoots: () => status().nodes.map((n) => n.pid).filter((p): p is number => !!p && alive(p)),
+  nodeProcessRoots: () =>
+    status()
+      .nodes.map((n) => n.pid)
+      .filter((p): p is number => !!p && alive(p)),
 };

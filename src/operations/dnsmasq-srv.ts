@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../util/poll.js';
 import { ProvisionError } from '../errors.js';
 import { dnsSrv, type SrvAnswer } from '../facts/dns.js';
 import { probeFact } from '../facts/run.js';
@@ -38,7 +38,8 @@ export function renderDnsmasqConf(cluster: ClusterSpec, members: Member[], liste
   const { domain } = dnsOf(cluster, 'dnsmasq_srv');
   const names = srvNames(cluster);
   for (const m of members) {
-    if (!LABEL.test(m.name)) throw new ProvisionError('INVENTORY', `dnsmasq_srv: member name ${JSON.stringify(m.name)} is not a DNS label (letters, digits, -)`);
+    if (!LABEL.test(m.name))
+      throw new ProvisionError('INVENTORY', `dnsmasq_srv: member name ${JSON.stringify(m.name)} is not a DNS label (letters, digits, -)`);
     if (!isIP(m.address)) throw new ProvisionError('INVENTORY', `dnsmasq_srv: member ${m.name} has address ${m.address}, not an IP address`);
   }
   return [
@@ -128,7 +129,12 @@ const checkArgs: Record<string, ArgSpec> = {
 export function missingTargets(answer: SrvAnswer, expect: readonly string[]): string[] {
   const got = answer.ok ? answer.records : [];
   return expect.filter((e) => {
-    const m = /^(.*?)(?::(\d+))?$/.exec(e.trim().toLowerCase().replace(/\.(?=:|$)/, ''))!;
+    const m = /^(.*?)(?::(\d+))?$/.exec(
+      e
+        .trim()
+        .toLowerCase()
+        .replace(/\.(?=:|$)/, ''),
+    )!;
     return !got.some((r) => r.target === m[1] && (m[2] === undefined || r.port === Number(m[2])));
   });
 }
@@ -154,15 +160,14 @@ export const dnsCheckOp = defineOperation<DnsCheckArgs>({
     return {
       steps: [],
       verify: async (conn): Promise<VerifyResult> => {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
+        const read = async () => {
           const answer = await probeFact(conn, dnsSrv, { name, server });
-          const missing = missingTargets(answer, expect);
-          if (answer.ok && missing.length === 0)
-            return { ok: true, message: `${server} answers SRV ${name} with ${expect.join(', ')}`, data: answer.records };
-          if (Date.now() + a.interval_ms! > deadline) return { ok: false, message: failure(name, server, answer, missing), data: answer.ok ? answer.records : undefined };
-          await sleep(a.interval_ms!);
-        }
+          return { answer, missing: missingTargets(answer, expect) };
+        };
+        const { value, done } = await pollUntil(read, (r) => r.answer.ok && r.missing.length === 0, { timeoutMs, intervalMs: a.interval_ms! });
+        const { answer, missing } = value;
+        if (done) return { ok: true, message: `${server} answers SRV ${name} with ${expect.join(', ')}`, data: answer.ok ? answer.records : undefined };
+        return { ok: false, message: failure(name, server, answer, missing), data: answer.ok ? answer.records : undefined };
       },
     };
   },

@@ -68,7 +68,12 @@ export function memberUrls(cluster: ClusterSpec, m: Member): MemberUrls {
   const local = `${s}://127.0.0.1:${cluster.clientPort}`;
   const listenClient = [`${s}://${ip}:${cluster.clientPort}`];
   if (cluster.listen !== 'any' && m.address !== '127.0.0.1') listenClient.push(local);
-  return { peer: `${s}://${adv}:${cluster.peerPort}`, client: `${s}://${adv}:${cluster.clientPort}`, listenPeer: `${s}://${ip}:${cluster.peerPort}`, listenClient };
+  return {
+    peer: `${s}://${adv}:${cluster.peerPort}`,
+    client: `${s}://${adv}:${cluster.clientPort}`,
+    listenPeer: `${s}://${ip}:${cluster.peerPort}`,
+    listenClient,
+  };
 }
 
 const dnsOf = (c: ClusterSpec) => {
@@ -113,7 +118,8 @@ export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: st
 // EnvironmentFile= double quotes take backslash escapes, and the stock unit's bash -c
 // would expand $ and backticks: such values are refused rather than escaped.
 function checkValue(key: string, v: string): string {
-  if (/["\\$`\n\r]/.test(v)) throw new ProvisionError('INVENTORY', `etcd.conf ${key}: value ${JSON.stringify(v)} has a quote, backslash, $, backtick or newline`);
+  if (/["\\$`\n\r]/.test(v))
+    throw new ProvisionError('INVENTORY', `etcd.conf ${key}: value ${JSON.stringify(v)} has a quote, backslash, $, backtick or newline`);
   return v;
 }
 
@@ -122,5 +128,4 @@ const STATE_LINE = /^ETCD_INITIAL_CLUSTER_STATE="(new|existing)"$/m;
 /** The cluster state an etcd.conf sets, if any. */
 export const clusterStateOf = (conf: string): string | undefined => STATE_LINE.exec(conf)?.[1];
 
-export const withClusterState = (conf: string, state: 'new' | 'existing'): string =>
-  conf.replace(STATE_LINE, `ETCD_INITIAL_CLUSTER_STATE="${state}"`);
+export const withClusterState = (conf: string, state: 'new' | 'existing'): string => conf.replace(STATE_LINE, `ETCD_INITIAL_CLUSTER_STATE="${state}"`);

@@ -26,35 +26,44 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, ctx.host.name) });
     // A member without data that was in a cluster: lost data, or joining (src/operations/etcd-join.ts).
     const current = await ctx.fact(file, { path: path! });
-    const join = hasData ? undefined : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);
+    const join = hasData
+      ? undefined
+      : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);
     let discovery: string | undefined;
     // A member that exists keeps the token it joined with: etcd ignores ETCD_DISCOVERY once
     // its data dir holds data, and a token is single use, so none is made or checked for it.
     const kept = (hasData || join?.state === 'existing') && cluster.bootstrap === 'discovery' ? discoveryOf(current) : undefined;
     if (kept) discovery = kept;
     else if (cluster.bootstrap === 'discovery') {
-      if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', 'etcd_config: bootstrap: discovery needs the run\'s discovery token (no runtime given)');
+      if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', "etcd_config: bootstrap: discovery needs the run's discovery token (no runtime given)");
       const d = await ctx.runtime.discoveryUrl(cluster);
       if (d.provisional) ctx.note(d.provisional);
       // Every member registers when it first starts; a full token and a member without data
       // means the cluster was bootstrapped with it before and is being made again.
       if (d.full && !hasData)
-        throw new ProvisionError('COMMAND', `discovery token ${d.url} is used up: ${d.registered!.join(', ')} registered with it already, and ${ctx.host.name} has no data`, {
-          hint: 'a token is single use. To bootstrap this cluster again from scratch, remove the recorded token (.provision-state/<cluster>.json beside the inventory) or give a new discovery.url; to replace one member of a running cluster, use etcdctl member add and bootstrap: static',
-        });
+        throw new ProvisionError(
+          'COMMAND',
+          `discovery token ${d.url} is used up: ${d.registered!.join(', ')} registered with it already, and ${ctx.host.name} has no data`,
+          {
+            hint: 'a token is single use. To bootstrap this cluster again from scratch, remove the recorded token (.provision-state/<cluster>.json beside the inventory) or give a new discovery.url; to replace one member of a running cluster, use etcdctl member add and bootstrap: static',
+          },
+        );
       discovery = d.url;
     }
     const content = renderEtcdConf(cluster, members, ctx.host.name, hasData || join?.state === 'existing' ? 'existing' : 'new', discovery);
     return {
-      steps: [...(join?.steps ?? []), ...(await planFile(ctx, {
-        path: path!,
-        content,
-        mode: 0o644,
-        owner: 'root',
-        group: 'root',
-        // etcd ignores the state once its data dir exists: new -> existing needs no restart.
-        noNotify: (before) => clusterStateOf(before) === 'new' && withClusterState(before, 'existing') === content,
-      }))],
+      steps: [
+        ...(join?.steps ?? []),
+        ...(await planFile(ctx, {
+          path: path!,
+          content,
+          mode: 0o644,
+          owner: 'root',
+          group: 'root',
+          // etcd ignores the state once its data dir exists: new -> existing needs no restart.
+          noNotify: (before) => clusterStateOf(before) === 'new' && withClusterState(before, 'existing') === content,
+        })),
+      ],
     };
   },
 });

@@ -5,9 +5,6 @@ import type { CommandStep } from '../plan/types.js';
 import { clusterStateOf, etcdctlTls, memberUrls, type Member } from './etcd-conf.js';
 import type { OperationContext } from './types.js';
 
-/** The variable (set by `provision --replace-lost-members`) that allows replacing a lost member. */
-export const REPLACE_VAR = 'replace_lost_members';
-
 export interface JoinPlan {
   /** ETCD_INITIAL_CLUSTER_STATE for this member. */
   state: 'new' | 'existing';
@@ -54,7 +51,7 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
     throw new ProvisionError('COMMAND', `${what}. Replacing a member is done with bootstrap: static settings; provision does it for static clusters only`, {
       hint: `by hand: ${manual.join('; ')} (and ETCD_INITIAL_CLUSTER listing every member instead of ${cluster.bootstrap === 'dns' ? 'ETCD_DISCOVERY_SRV' : 'ETCD_DISCOVERY'})`,
     });
-  if (ctx.vars[REPLACE_VAR] !== true)
+  if (ctx.options?.replaceLostMembers !== true)
     throw new ProvisionError('COMMAND', `${what}. Starting it as it is would fail or split the cluster, so it is left alone`, {
       hint: `to replace it safely (the other members keep running): provision <inventory> --replace-lost-members, which runs: ${manual.join('; ')}`,
     });

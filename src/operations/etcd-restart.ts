@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { shellJoin } from '../connection/quote.js';
+import { fileStamp } from '../util/format.js';
 import { ProvisionError } from '../errors.js';
 import { etcdctl, etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
 import { pathExists } from '../facts/path.js';
@@ -7,9 +7,10 @@ import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { CommandStep } from '../plan/types.js';
 import { ETCD_UNIT, etcdctlTls, memberDataMarker, memberUrls } from './etcd-conf.js';
-import { clusterOf } from './etcd-cluster.js';
+import { clusterOf, unlessPeerLost } from './etcd-cluster.js';
+import { pollUntil } from '../util/poll.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
-import { withDefaults } from './util.js';
+import { daemonReloadStep, withDefaults } from './util.js';
 
 export interface EtcdRestartArgs {
   timeout?: number;
@@ -20,8 +21,6 @@ const args: Record<string, ArgSpec> = {
   timeout: { type: 'number', default: 90, description: 'seconds to wait for the cluster to be healthy again' },
   snapshot_dir: { type: 'string', default: '/var/lib/etcd-snapshots', description: 'where the snapshot taken before restarting a live member goes' },
 };
-
-const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
 /**
  * Restarts etcd on a member without putting the cluster at risk. On a live cluster (this
@@ -43,10 +42,11 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m).client]));
     const all: EtcdQuery = { endpoints: members.map((m) => urls.get(m.name)!), tls };
     /** Names of the members whose endpoint is not healthy. */
-    const sickOf = (health: EtcdEndpointHealth[]) => members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
+    const sickOf = (health: EtcdEndpointHealth[]) =>
+      members.filter((m) => health.find((h) => h.endpoint === urls.get(m.name))?.healthy !== true).map((m) => m.name);
     const steps: CommandStep[] = [];
     const unit = await ctx.fact(systemdUnit, { name: 'etcd' }); // as the service task asks: one probe
-    if (unit.needDaemonReload) steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
+    if (unit.needDaemonReload) steps.push(daemonReloadStep());
 
     const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, self) });
     let live = false;
@@ -54,13 +54,17 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
       const sick = sickOf(await ctx.fact(etcdHealth, all));
       const others = sick.filter((n) => n !== self);
       if (others.length > 0 && sick.length < members.length)
-        throw new ProvisionError('COMMAND', `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`, {
-          hint: `bring ${others.join(', ')} back first (systemctl status etcd; journalctl -u etcd), then run again`,
-        });
+        throw new ProvisionError(
+          'COMMAND',
+          `etcd_restart: not restarting ${self}: ${others.join(', ')} ${others.length > 1 ? 'are' : 'is'} unhealthy, and one more member down could lose quorum`,
+          {
+            hint: `bring ${others.join(', ')} back first (systemctl status etcd; journalctl -u etcd), then run again`,
+          },
+        );
       live = sick.length === 0;
     }
     if (live) {
-      const file = `${a.snapshot_dir!.replace(/\/+$/, '')}/${cluster.name}-${self}-${stamp()}.db`;
+      const file = `${a.snapshot_dir!.replace(/\/+$/, '')}/${cluster.name}-${self}-${fileStamp(new Date(), true)}.db`;
       steps.push({
         kind: 'command',
         description: `save a snapshot of the cluster to ${file}`,
@@ -80,16 +84,17 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     if (!live) return { steps };
     return {
       steps,
-      verify: async (conn): Promise<VerifyResult> => {
-        const deadline = Date.now() + (ctx.check ? 0 : a.timeout! * 1000);
-        for (;;) {
-          const sick = sickOf(await probeFact(conn, etcdHealth, all));
-          if (sick.length === 0) return { ok: true, message: `etcd restarted on ${self}; all ${members.length} members healthy` };
-          if (Date.now() + 500 > deadline)
-            return { ok: false, message: `after restarting etcd on ${self}, ${sick.join(', ')} not healthy within ${a.timeout}s` };
-          await sleep(500);
-        }
-      },
+      verify: (conn) =>
+        unlessPeerLost(ctx, cluster, async (signal): Promise<VerifyResult> => {
+          const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
+          const { value: sick, done } = await pollUntil(
+            async () => sickOf(await probeFact(conn, etcdHealth, all)),
+            (s) => s.length === 0,
+            { timeoutMs, intervalMs: 500, signal },
+          );
+          if (done) return { ok: true, message: `etcd restarted on ${self}; all ${members.length} members healthy` };
+          return { ok: false, message: `after restarting etcd on ${self}, ${sick.join(', ')} not healthy within ${a.timeout}s` };
+        }),
     };
   },
 });

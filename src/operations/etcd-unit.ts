@@ -4,6 +4,7 @@ import { pathExists } from '../facts/path.js';
 import type { Step } from '../plan/types.js';
 import { planFile } from './file-plan.js';
 import { defineOperation } from './types.js';
+import { daemonReloadStep } from './util.js';
 
 export const ETCD_DROPIN = '/etc/systemd/system/etcd.service.d/10-provision.conf';
 
@@ -32,8 +33,7 @@ export const etcdUnitOp = defineOperation<Record<string, never>>({
       });
     const file = await planFile(ctx, { path: ETCD_DROPIN, content: ETCD_DROPIN_CONTENT, mode: 0o644, owner: 'root', group: 'root' });
     steps.push(...file);
-    if (file.some((s) => s.kind === 'file'))
-      steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
+    if (file.some((s) => s.kind === 'file')) steps.push(daemonReloadStep());
     return { steps };
   },
 });

@@ -1,14 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from '../connection/types.js';
-import { etcdHealth, etcdMembers, type EtcdQuery } from '../facts/etcd.js';
+import { etcdHealth, etcdMembers, type EtcdMember, type EtcdQuery } from '../facts/etcd.js';
 import { file, type FileFact } from '../facts/file.js';
 import { probeFact } from '../facts/run.js';
 import type { ClusterSpec } from '../inventory/types.js';
 import type { FileStep } from '../plan/types.js';
 import { clusterStateOf, ETCD_CONF, etcdctlTls, memberUrls, withClusterState, type Member } from './etcd-conf.js';
-import { clusterOf } from './etcd-cluster.js';
+import { clusterOf, unlessPeerLost } from './etcd-cluster.js';
 import { failedUnitReport, unitReport } from '../facts/systemd.js';
-import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
+import { pollUntil, type PollOptions } from '../util/poll.js';
+import { defineOperation, type ArgSpec, type Table, type VerifyResult } from './types.js';
 import { withDefaults } from './util.js';
 
 export interface EtcdVerifyArgs {
@@ -18,14 +18,8 @@ export interface EtcdVerifyArgs {
   path?: string;
 }
 
-export interface MemberRow {
-  id: string;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  started: boolean;
-  healthy: boolean;
-}
+/** A member as the cluster lists it, with its health. */
+export type MemberRow = Omit<EtcdMember, 'isLearner'> & { healthy: boolean };
 
 const args: Record<string, ArgSpec> = {
   timeout: { type: 'number', default: 60, description: 'seconds to wait for a healthy cluster' },
@@ -46,15 +40,16 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
     const predicted = ctx.check ? toExisting(a.path!, await ctx.fact(file, { path: a.path! })) : undefined;
     return {
       steps: predicted ? [predicted] : [],
-      verify: async (conn) => {
-        const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
-        const r = await poll(conn, query, members, cluster, timeoutMs, a.interval_ms!);
-        if (!r.ok && ctx.check) return dependsOnOthers(r, ctx.host.name, members, ctx.runtime?.hosts);
-        const { problems: _, ...result } = r;
-        if (!r.ok || ctx.check) return result;
-        const then = toExisting(a.path!, await probeFact(conn, file, { path: a.path! }));
-        return then ? { ...result, then: [then] } : result;
-      },
+      verify: (conn) =>
+        unlessPeerLost(ctx, cluster, async (signal) => {
+          const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
+          const r = await poll(conn, query, members, cluster, { timeoutMs, intervalMs: a.interval_ms!, signal });
+          if (!r.ok && ctx.check) return dependsOnOthers(r, ctx.host.name, members, ctx.runHosts);
+          const { problems: _, ...result } = r;
+          if (!r.ok || ctx.check) return result;
+          const then = toExisting(a.path!, await probeFact(conn, file, { path: a.path! }));
+          return then ? { ...result, then: [then] } : result;
+        }),
     };
   },
 });
@@ -67,9 +62,9 @@ function dependsOnOthers(r: PollResult, self: string, members: Member[], runHost
   const { problems } = r;
   const others = members.filter((m) => m.name !== self && runHosts?.has(m.name)).map((m) => m.name);
   const about = (p: string) => others.find((n) => p.startsWith(`${n} `));
-  if (others.length === 0 || !problems.every(about)) return { ok: r.ok, message: r.message, data: r.data };
+  if (others.length === 0 || !problems.every(about)) return { ok: r.ok, message: r.message, data: r.data, table: r.table };
   const names = [...new Set(problems.map(about))].join(', ');
-  return { ok: true, data: r.data, message: `not verified yet: it depends on ${names}, which this run works on (${problems.join('; ')})` };
+  return { ok: true, data: r.data, table: r.table, message: `not verified yet: it depends on ${names}, which this run works on (${problems.join('; ')})` };
 }
 
 function queries(cluster: ClusterSpec, members: Member[], self: string) {
@@ -101,21 +96,40 @@ function toExisting(path: string, f: FileFact): FileStep | undefined {
 /** A verification's result, with what was wrong in the last check. */
 type PollResult = VerifyResult & { problems: string[] };
 
-async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Member[], cluster: ClusterSpec, timeoutMs: number, intervalMs: number): Promise<PollResult> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+async function poll(conn: Connection, q: ReturnType<typeof queries>, members: Member[], cluster: ClusterSpec, o: PollOptions): Promise<PollResult> {
+  const read = async () => {
     const r = await checkOnce(conn, q, members);
-    if (r.problems.length === 0)
-      return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, data: r.rows, problems: [] };
     // etcd on this member has failed for good (systemd gave up restarting it): waiting longer cannot help.
-    const failed = timeoutMs > 0 ? await failedUnitReport(conn, 'etcd').catch(() => undefined) : undefined;
-    if (failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${failed}`, data: r.rows, problems: r.problems };
-    if (Date.now() + intervalMs > deadline) {
-      const report = timeoutMs > 0 ? await unitReport(conn, 'etcd').then((t) => `\n${t}`, () => '') : '';
-      return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, data: r.rows, problems: r.problems };
-    }
-    await sleep(intervalMs);
-  }
+    const failed = r.problems.length && o.timeoutMs > 0 ? await failedUnitReport(conn, 'etcd').catch(() => undefined) : undefined;
+    return { ...r, failed };
+  };
+  const { value: r } = await pollUntil(read, (r) => r.problems.length === 0 || !!r.failed, o);
+  const out = { data: r.rows, table: memberTable(r.rows), problems: r.problems };
+  if (r.problems.length === 0) return { ok: true, message: `etcd cluster ${cluster.name}: ${members.length} members started and healthy`, ...out };
+  if (r.failed) return { ok: false, message: `etcd failed to start on this member: ${r.problems.join('; ')}\n${r.failed}`, ...out };
+  const report =
+    o.timeoutMs > 0
+      ? await unitReport(conn, 'etcd').then(
+          (t) => `\n${t}`,
+          () => '',
+        )
+      : '';
+  return { ok: false, message: `etcd cluster ${cluster.name} not healthy after ${o.timeoutMs / 1000}s: ${r.problems.join('; ')}${report}`, ...out };
+}
+
+/** The member table, as `etcdctl member list -w table` shows it, plus health. */
+export function memberTable(rows: MemberRow[]): Table {
+  return {
+    columns: ['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'HEALTH'],
+    rows: rows.map((r) => [
+      r.id,
+      r.started ? 'started' : 'unstarted',
+      r.name,
+      r.peerURLs.join(','),
+      r.clientURLs.join(','),
+      r.healthy ? 'healthy' : 'unhealthy',
+    ]),
+  };
 }
 
 export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>, members: Member[]): Promise<{ problems: string[]; rows: MemberRow[] }> {
@@ -131,7 +145,11 @@ export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>,
     else if (got && !got.started) problems.push(`${m.name} not started`);
     else if (got && got.peerURLs.join(',') !== u.peer) problems.push(`${m.name} has peer URLs ${got.peerURLs.join(',')}, expected ${u.peer}`);
     else if (got && got.clientURLs.join(',') !== u.client)
-      problems.push(got.clientURLs.length ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.client}` : `${m.name} has not published its client URLs yet`);
+      problems.push(
+        got.clientURLs.length
+          ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.client}`
+          : `${m.name} has not published its client URLs yet`,
+      );
     const h = healthy.get(u.client);
     if (!h?.healthy) problems.push(`${m.name} unhealthy${h?.error ? ` (${h.error})` : ''}`);
   }

@@ -1,9 +1,10 @@
+import { formatMode } from '../util/format.js';
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
 import { file, sha256 } from '../facts/file.js';
 import type { Step } from '../plan/types.js';
 import type { OperationContext } from './types.js';
-import { factOf, fmtMode } from './util.js';
+import { factOf } from './util.js';
 
 export interface WantedFile {
   path: string;
@@ -49,19 +50,15 @@ export async function planFile(ctx: OperationContext, w: WantedFile): Promise<St
 }
 
 /** chown/chmod when only the attributes differ. */
-export function attrSteps(
-  path: string,
-  f: { mode: number; owner: string; group: string },
-  w: { mode: number; owner: string; group: string },
-): Step[] {
+export function attrSteps(path: string, f: { mode: number; owner: string; group: string }, w: { mode: number; owner: string; group: string }): Step[] {
   const cmds: string[] = [];
   if (f.owner !== w.owner || f.group !== w.group) cmds.push(shellJoin(['chown', `${w.owner}:${w.group}`, '--', path]));
-  if (f.mode !== w.mode) cmds.push(shellJoin(['chmod', fmtMode(w.mode), '--', path]));
+  if (f.mode !== w.mode) cmds.push(shellJoin(['chmod', formatMode(w.mode), '--', path]));
   if (cmds.length === 0) return [];
   return [
     {
       kind: 'command',
-      description: `set ${fmtMode(w.mode)} ${w.owner}:${w.group} on ${path}`,
+      description: `set ${formatMode(w.mode)} ${w.owner}:${w.group} on ${path}`,
       command: cmds.join(' && '),
       effects: [{ kind: 'path', path, state: 'present', mode: w.mode, owner: w.owner, group: w.group }],
     },

@@ -1,3 +1,4 @@
+import { formatMode } from '../util/format.js';
 import { isAbsolute, resolve } from 'node:path';
 import { shellJoin } from '../connection/quote.js';
 import { file } from '../facts/file.js';
@@ -5,7 +6,7 @@ import type { Step } from '../plan/types.js';
 import { renderTemplateFile } from '../template/index.js';
 import { attrSteps, planFile } from './file-plan.js';
 import { defineOperation, type ArgSpec, type OperationContext } from './types.js';
-import { absolutePath, argError, factOf, fmtMode, octalMode, parseMode, withDefaults } from './util.js';
+import { absolutePath, argError, factOf, octalMode, parseMode, withDefaults } from './util.js';
 
 export interface FileArgs {
   path: string;
@@ -53,20 +54,25 @@ export const fileOp = defineOperation<FileArgs>({
   },
 });
 
-const templatePath = (ctx: OperationContext, t: string): string =>
-  resolve(typeof ctx.vars.playbook_dir === 'string' ? ctx.vars.playbook_dir : '.', t);
+const templatePath = (ctx: OperationContext, t: string): string => resolve(typeof ctx.vars.playbook_dir === 'string' ? ctx.vars.playbook_dir : '.', t);
 
 async function absent(ctx: OperationContext, path: string): Promise<Step[]> {
   const { value: f } = await factOf(ctx, file, { path });
   if (!f.exists) return [];
-  return [{ kind: 'command', description: `remove ${path}`, command: shellJoin(['rm', '-rf', '--', path]), effects: [{ kind: 'path', path, state: 'absent' }] }];
+  return [
+    { kind: 'command', description: `remove ${path}`, command: shellJoin(['rm', '-rf', '--', path]), effects: [{ kind: 'path', path, state: 'absent' }] },
+  ];
 }
 
 async function directory(ctx: OperationContext, path: string, mode: number, owner: string, group: string): Promise<Step[]> {
   const { value: f } = await factOf(ctx, file, { path });
   if (f.exists && f.type !== 'directory') throw argError('file', `${path} exists and is a ${f.type}, not a directory`);
   if (f.exists) return attrSteps(path, f, { mode, owner, group });
-  const mkdir = [shellJoin(['mkdir', '-p', '--', path]), shellJoin(['chown', `${owner}:${group}`, '--', path]), shellJoin(['chmod', fmtMode(mode), '--', path])];
+  const mkdir = [
+    shellJoin(['mkdir', '-p', '--', path]),
+    shellJoin(['chown', `${owner}:${group}`, '--', path]),
+    shellJoin(['chmod', formatMode(mode), '--', path]),
+  ];
   return [
     {
       kind: 'command',

@@ -16,6 +16,7 @@ export { renderEtcdConf, memberUrls, clusterMembers, etcdTlsPaths, memberDataDir
 export { ETCD_DROPIN } from './etcd-unit.js';
 export { createRuntime, type ClusterRuntime } from './runtime.js';
 export type { MemberRow } from './etcd-verify.js';
+export { etcdStartWait } from './etcd-start.js';
 
 /**
  * `flush_handlers`: run the handlers notified so far (as Ansible's meta: flush_handlers). The
@@ -33,7 +34,18 @@ export const flushHandlersOp = defineOperation<Record<string, never>>({
 /** Every operation a playbook task may name. */
 export const operations = new Map<string, OperationDef<any>>(
   [
-    packageOp, fileOp, commandOp, serviceOp, resolvConfOp, etcdConfigOp, etcdUnitOp, etcdTlsOp, etcdVerifyOp, etcdRestartOp,
-    dnsmasqSrvOp, dnsCheckOp, flushHandlersOp,
+    packageOp,
+    fileOp,
+    commandOp,
+    serviceOp,
+    resolvConfOp,
+    etcdConfigOp,
+    etcdUnitOp,
+    etcdTlsOp,
+    etcdVerifyOp,
+    etcdRestartOp,
+    dnsmasqSrvOp,
+    dnsCheckOp,
+    flushHandlersOp,
   ].map((op) => [op.name, op as OperationDef<any>]),
 );

@@ -33,8 +33,6 @@ export interface ClusterRuntime {
   discoveryUrl(cluster: ClusterSpec): Promise<DiscoveryResult>;
   /** Removes throwaway files (--check). */
   dispose(): void;
-  /** The hosts this run works on (after --limit). */
-  hosts?: ReadonlySet<string>;
 }
 
 export interface RuntimeOptions {
@@ -43,7 +41,6 @@ export interface RuntimeOptions {
   /** Messages for the user (made a CA, made a token). */
   log: (line: string) => void;
   fetchImpl?: typeof fetch;
-  hosts?: readonly string[];
 }
 
 export const NEW_TOKEN_PLACEHOLDER = '<new token>';
@@ -87,6 +84,5 @@ export function createRuntime(opts: RuntimeOptions): ClusterRuntime {
     discoveryUrl: (cluster) => (discovery ??= findUrl(cluster)),
     // Nothing to remove: --check keeps no files (the stand-in certificates live in memory).
     dispose: () => {},
-    hosts: opts.hosts && new Set(opts.hosts),
   };
 }

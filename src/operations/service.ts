@@ -1,8 +1,10 @@
 import { shellJoin } from '../connection/quote.js';
 import { systemdUnit, unitName } from '../facts/systemd.js';
 import type { CommandStep, Effect } from '../plan/types.js';
-import { defineOperation, type ArgSpec } from './types.js';
-import { factOf, withDefaults } from './util.js';
+import { ETCD_UNIT } from './etcd-conf.js';
+import { etcdStartWait } from './etcd-start.js';
+import { defineOperation, type ArgSpec, type OperationContext, type PeerWait } from './types.js';
+import { daemonReloadStep, factOf, withDefaults } from './util.js';
 
 export interface ServiceArgs {
   name: string;
@@ -33,11 +35,21 @@ const systemctl = (verb: string, unit: string, noBlock: boolean, effects: Effect
   effects,
 });
 
+/**
+ * Units whose start waits for the unit's peers on the other hosts: etcd, so that a new cluster
+ * is not bootstrapped with a member missing (etcd-start.ts).
+ */
+const START_WAITS: Record<string, (ctx: OperationContext) => PeerWait | undefined> = { [ETCD_UNIT]: etcdStartWait };
+
 export const serviceOp = defineOperation<ServiceArgs>({
   name: 'service',
   description: 'Start, stop, restart, reload, enable or disable a systemd unit',
   args,
   restartsUnit: (a) => (typeof a.name === 'string' ? unitName(a.name) : undefined),
+  waitsForPeers(ctx, a) {
+    const starts = a.state === 'started' || a.state === 'restarted' || a.state === 'reloaded';
+    return starts && typeof a.name === 'string' ? START_WAITS[unitName(a.name)]?.(ctx) : undefined;
+  },
   async plan(ctx, raw) {
     const a = withDefaults(args, raw);
     const unit = unitName(a.name);
@@ -46,7 +58,7 @@ export const serviceOp = defineOperation<ServiceArgs>({
     if (unknowable && missing) ctx.note(`${unit} does not exist yet; an earlier step is predicted to install it`);
     const steps: CommandStep[] = [];
     if (u.needDaemonReload) {
-      if (a.daemon_reload) steps.push({ kind: 'command', description: 'systemctl daemon-reload', command: 'systemctl daemon-reload', effects: [{ kind: 'daemon-reload' }] });
+      if (a.daemon_reload) steps.push(daemonReloadStep());
       else ctx.note(`${unit} changed on disk; systemd still uses the old definition (set daemon_reload: true)`);
     }
     const nb = a.no_block === true;
@@ -62,11 +74,12 @@ export const serviceOp = defineOperation<ServiceArgs>({
     const starting = (a.state === 'started' && !running) || a.state === 'restarted';
     if (starting && u.activeState === 'failed')
       steps.push({ kind: 'command', description: `reset-failed ${unit}`, command: shellJoin(['systemctl', 'reset-failed', '--', unit]) });
-    if (a.state === 'started' && !running) steps.push(systemctl('start', unit, nb, up));
+    const fromStopped: Effect[] = [{ kind: 'service', name: unit, active: true, fromStopped: true }];
+    if (a.state === 'started' && !running) steps.push(systemctl('start', unit, nb, fromStopped));
     if (a.state === 'stopped' && running) steps.push(systemctl('stop', unit, nb, [{ kind: 'service', name: unit, active: false }]));
     if (a.state === 'restarted') steps.push(systemctl('restart', unit, nb, up));
     // reload on a stopped unit would fail; Ansible starts it instead.
-    if (a.state === 'reloaded') steps.push(systemctl(running ? 'reload' : 'start', unit, nb, up));
+    if (a.state === 'reloaded') steps.push(systemctl(running ? 'reload' : 'start', unit, nb, running ? up : fromStopped));
     return { steps };
   },
 });

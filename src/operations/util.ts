@@ -1,5 +1,6 @@
 import { ProvisionError } from '../errors.js';
 import type { FactDef } from '../facts/types.js';
+import type { CommandStep } from '../plan/types.js';
 import type { ArgSpec, OperationContext } from './types.js';
 
 /** Task args with the spec's defaults filled in. */
@@ -15,13 +16,19 @@ export async function factOf<T, A>(ctx: OperationContext, def: FactDef<T, A>, ar
   return { value, unknowable: ctx.unknowable?.(def, args) ?? false };
 }
 
+/** `systemctl daemon-reload`: systemd rereads the unit files changed on disk. */
+export const daemonReloadStep = (): CommandStep => ({
+  kind: 'command',
+  description: 'systemctl daemon-reload',
+  command: 'systemctl daemon-reload',
+  effects: [{ kind: 'daemon-reload' }],
+});
+
 /** '0644' / '644' / '2755' -> number; anything else is a playbook error. */
 export function parseMode(mode: string, op: string): number {
   if (!/^0?[0-7]{3,4}$/.test(mode)) throw new ProvisionError('PLAYBOOK', `${op}: mode must be an octal string like '0644', got ${JSON.stringify(mode)}`);
   return parseInt(mode, 8);
 }
-
-export const fmtMode = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 export function argError(op: string, message: string): ProvisionError {
   return new ProvisionError('PLAYBOOK', `${op}: ${message}`);

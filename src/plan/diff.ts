@@ -1,13 +1,13 @@
 import { createTwoFilesPatch } from 'diff';
+import { formatMode } from '../util/format.js';
 import type { Step } from './types.js';
 
-const mode = (m: number) => m.toString(8).padStart(4, '0');
 const rel = (p: string) => p.replace(/^\/+/, '');
 
-/** One line for the plan: "install etcd", "write /etc/etcd/etcd.conf (0644 root:root)". */
+/** One line for the plan: "install nginx", "write /etc/nginx/nginx.conf (0644 root:root)". */
 export function describeStep(step: Step): string {
   if (step.kind === 'command') return step.description;
-  const flags = [`${mode(step.mode)} ${step.owner}:${step.group}`, ...(step.backup ? ['backup'] : []), ...(step.noNotify ? ['no restart needed'] : [])];
+  const flags = [`${formatMode(step.mode)} ${step.owner}:${step.group}`, ...(step.backup ? ['backup'] : []), ...(step.noNotify ? ['no restart needed'] : [])];
   return `${step.description} (${flags.join(', ')})`;
 }
 

@@ -13,14 +13,15 @@ export type Step = CommandStep | FileStep;
  */
 export type Effect =
   | { kind: 'package'; name: string; state: 'present' | 'absent'; version?: string }
-  | { kind: 'service'; name: string; active?: boolean; enabled?: boolean }
+  /** fromStopped: the step started the unit from stopped (it runs whatever config it has now). */
+  | { kind: 'service'; name: string; active?: boolean; enabled?: boolean; fromStopped?: boolean }
   /** A path created (with whatever attributes are given) or removed by a command. */
   | { kind: 'path'; path: string; state: 'present' | 'absent'; type?: 'file' | 'directory'; mode?: number; owner?: string; group?: string }
   | { kind: 'daemon-reload' };
 
 export interface CommandStep {
   kind: 'command';
-  /** Human text for the plan: "install etcd", "start etcd". */
+  /** Human text for the plan: "install nginx", "start nginx". */
   description: string;
   /** Shell command built with shellJoin(); run with the host's become setting unless `become` is set. */
   command: string;
@@ -50,9 +51,8 @@ export interface FileStep {
   replacesLink?: boolean;
   effects?: Effect[];
   /**
-   * The change needs no restart (etcd.conf's INITIAL_CLUSTER_STATE new -> existing, which
-   * etcd ignores once its data dir exists): the executor applies it and counts it as a
-   * change, but does not fire the task's handlers for it.
+   * The change needs no restart (a setting the service reads only on its first start): the
+   * executor applies it and counts it as a change, but does not fire the task's handlers for it.
    */
   noNotify?: boolean;
 }

@@ -4,11 +4,13 @@
  * rendered later). `when:` is parsed here, evaluated per host later.
  */
 import { isScalar, type Node } from 'yaml';
-import { ProvisionError, isProvisionError, type SourceLocation } from '../errors.js';
+import { isProvisionError, type SourceLocation } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { ArgSpec, OperationDef } from '../operations/types.js';
-import { describe, readInputFile, short, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
+import { describe, type MapEntry, type YNode, YamlSource } from '../util/yaml.js';
+import { short } from '../util/text.js';
+import { readInputFile } from '../util/input-file.js';
 import type { Play, Playbook, Task, WhenExpr, WhenNode } from './types.js';
 import { checkTemplate } from '../template/index.js';
 import { WhenSyntaxError, parseWhen } from './when.js';

@@ -2,10 +2,27 @@
 import type { RunEvent, TaskResult } from '../executor/events.js';
 import type { Step } from '../plan/types.js';
 import { renderStepDiff } from '../plan/diff.js';
+import { formatMode } from '../util/format.js';
 
 export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
-  const doc: { check?: boolean; inventory?: string; playbook?: string; warnings: string[]; notices: string[]; connections: Record<string, { ms: number; attempts: number }>; unreachable: Record<string, string>; tasks: unknown[]; recap?: unknown; durationMs?: number; interrupted?: boolean } = {
-    warnings: [], notices: [], connections: {}, unreachable: {}, tasks: [],
+  const doc: {
+    check?: boolean;
+    inventory?: string;
+    playbook?: string;
+    warnings: string[];
+    notices: string[];
+    connections: Record<string, { ms: number; attempts: number }>;
+    unreachable: Record<string, string>;
+    tasks: unknown[];
+    recap?: unknown;
+    durationMs?: number;
+    interrupted?: boolean;
+  } = {
+    warnings: [],
+    notices: [],
+    connections: {},
+    unreachable: {},
+    tasks: [],
   };
   return (e) => {
     switch (e.type) {
@@ -39,7 +56,8 @@ export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void 
   };
 }
 
-function taskJson(r: TaskResult) {
+/** A task as JSON: its `data` stands for its table (the table is for the terminal). */
+function taskJson({ table: _, ...r }: TaskResult) {
   return { ...r, steps: r.steps.map(stepJson) };
 }
 
@@ -47,7 +65,12 @@ function taskJson(r: TaskResult) {
 function stepJson(s: Step) {
   if (s.kind === 'command') return { kind: s.kind, description: s.description, command: s.command };
   return {
-    kind: s.kind, description: s.description, path: s.path, mode: s.mode.toString(8).padStart(4, '0'), owner: s.owner, group: s.group,
+    kind: s.kind,
+    description: s.description,
+    path: s.path,
+    mode: formatMode(s.mode),
+    owner: s.owner,
+    group: s.group,
     diff: renderStepDiff(s),
   };
 }

@@ -1,21 +1,13 @@
 /** Renders run events for a person at a terminal (the only place besides json.ts that prints). */
 import chalk from 'chalk';
 import type { RunEvent, TaskResult } from '../executor/events.js';
+import type { Table } from '../plan/operation.js';
 import { renderStepDiff, describeStep } from '../plan/diff.js';
 
 export interface TerminalOptions {
   diff: boolean;
   verbose: number;
   write: (s: string) => void;
-}
-
-interface MemberRow {
-  id: string;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  started: boolean;
-  healthy?: boolean;
 }
 
 const statusColour = {
@@ -32,12 +24,10 @@ const statusColour = {
  * line ends stay.
  */
 export function printable(s: string): string {
-  return s
-    .replace(/\r(?!\n)/g, '\\r')
-    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-      const n = c.charCodeAt(0);
-      return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-    });
+  return s.replace(/\r(?!\n)/g, '\\r').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A copy of `v` with every string made printable(). */
@@ -50,7 +40,8 @@ function printableDeep<T>(v: T): T {
 
 export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
   const out = opts.write;
-  let members: MemberRow[] | undefined;
+  /** The last table a task gave (a cluster's members, as verified last): shown above the recap. */
+  let table: Table | undefined;
   let check = false;
   return (raw) => {
     const e = printableDeep(raw);
@@ -76,13 +67,13 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
         break;
       case 'task':
         taskLine(e.result);
-        if (Array.isArray(e.result.data) && e.result.op === 'etcd_verify') members = e.result.data as MemberRow[];
+        if (e.result.table) table = e.result.table;
         break;
       case 'interrupted':
         out(chalk.red(`\n${e.message}\n`));
         break;
       case 'recap': {
-        if (members?.length) out('\n' + memberTable(members));
+        if (table?.rows.length) out('\n' + renderTable(table));
         out(chalk.bold(`\nPLAY RECAP${check ? ' (check: predicted)' : ''}\n`));
         const width = Math.max(...Object.keys(e.hosts).map((h) => h.length), 4);
         for (const [host, r] of Object.entries(e.hosts)) {
@@ -115,7 +106,12 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
   }
 }
 
-const indent = (s: string) => s.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 function colourDiff(s: string): string {
   return s
@@ -131,15 +127,12 @@ function colourDiff(s: string): string {
     .join('\n');
 }
 
-/** The member table, as `etcdctl member list -w table` shows it, plus health. */
-export function memberTable(rows: MemberRow[]): string {
-  const head = ['ID', 'STATUS', 'NAME', 'PEER ADDRS', 'CLIENT ADDRS', 'HEALTH'];
-  const body = rows.map((r) => [
-    r.id, r.started ? 'started' : 'unstarted', r.name, r.peerURLs.join(','), r.clientURLs.join(','),
-    r.healthy === undefined ? '' : r.healthy ? 'healthy' : 'unhealthy',
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+/** A table in a box, as many command line tools draw one (`-w table`). */
+export function renderTable(t: Table): string {
+  const head = t.columns;
+  const body = t.rows;
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
   const row = (cells: string[]) => '|' + cells.map((c, i) => ` ${c.padEnd(widths[i]!)} `).join('|') + '|';
-  return [line, row(head), line, ...body.map(row), line].join('\n') + '\n';
+  return [...(t.title ? [t.title] : []), line, row(head), line, ...body.map(row), line].join('\n') + '\n';
 }

@@ -89,7 +89,10 @@ export function checkTemplate(source: string): TemplateProblem | undefined {
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).replace(/^\(.*?\)\s*/, '');
     const m = /\[Line (\d+), Column (\d+)\]/.exec(msg);
-    const message = msg.replace(m?.[0] ?? '', '').trim().replace(/\s*\n\s*/g, ': ');
+    const message = msg
+      .replace(m?.[0] ?? '', '')
+      .trim()
+      .replace(/\s*\n\s*/g, ': ');
     return { message, ...(m ? { offset: offsetOf(source, Number(m[1]), Number(m[2])) } : {}) };
   }
   const internals = nunjucks as unknown as NunjucksInternals;

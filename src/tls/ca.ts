@@ -14,6 +14,8 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } f
 import { promises as fsp, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
+import { formatMode } from '../util/format.js';
+import { canonicalIp } from '../util/ip.js';
 import { join } from 'node:path';
 import { ProvisionError } from '../errors.js';
 import type { ClusterSpec } from '../inventory/types.js';
@@ -169,7 +171,7 @@ async function ensurePrivateDir(dir: string, log: (l: string) => void): Promise<
   const st = await fsp.stat(dir);
   if (!st.isDirectory()) throw new ProvisionError('USAGE', `tls dir ${dir} is not a directory`);
   if ((st.mode & 0o777) !== 0o700) {
-    log(`tls: ${dir} had mode ${(st.mode & 0o777).toString(8)}; setting 0700`);
+    log(`tls: ${dir} had mode ${formatMode(st.mode & 0o777)}; setting 0700`);
     await fsp.chmod(dir, 0o700);
   }
 }
@@ -188,7 +190,7 @@ async function load(paths: { certPath: string; keyPath: string }, log: (l: strin
   }
   const mode = (await fsp.stat(paths.keyPath)).mode & 0o777;
   if (mode !== 0o600 && o.fixMode) {
-    log(`tls: ${paths.keyPath} had mode ${mode.toString(8)}; setting 0600`);
+    log(`tls: ${paths.keyPath} had mode ${formatMode(mode)}; setting 0600`);
     await fsp.chmod(paths.keyPath, 0o600);
   }
   return { ...paths, cert, key, x509 };
@@ -230,11 +232,7 @@ export function parseSans(text: string): string[] {
 
 const sanSet = (s: SubjectAltNames): Set<string> => new Set([...s.dns.map((d) => `DNS:${d.toLowerCase()}`), ...s.ip.map((i) => `IP:${canonicalIp(i)}`)]);
 
-/** openssl prints IPv6 SANs uncompressed and in capitals (FD00:0:0:0:0:0:0:1). */
-function canonicalIp(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
-  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-}
+// openssl prints IPv6 SANs uncompressed and in capitals (FD00:0:0:0:0:0:0:1): compared canonical.
 
 interface MakeSpec {
   cn: string;
@@ -266,7 +264,25 @@ async function make(dir: string, name: string, spec: MakeSpec): Promise<Loaded> 
       const csr = await openssl(['req', '-new', '-key', tkey, '-config', cnf]);
       const serial = `0x${(randomBytes(16)[0]! & 0x7f).toString(16).padStart(2, '0')}${randomBytes(15).toString('hex')}`;
       await openssl(
-        ['x509', '-req', '-CA', spec.issuer.certPath, '-CAkey', spec.issuer.keyPath, '-set_serial', serial, '-days', days, '-sha256', '-extfile', cnf, '-extensions', 'ext', '-out', tcrt],
+        [
+          'x509',
+          '-req',
+          '-CA',
+          spec.issuer.certPath,
+          '-CAkey',
+          spec.issuer.keyPath,
+          '-set_serial',
+          serial,
+          '-days',
+          days,
+          '-sha256',
+          '-extfile',
+          cnf,
+          '-extensions',
+          'ext',
+          '-out',
+          tcrt,
+        ],
         csr,
       );
     }
@@ -305,7 +321,9 @@ export function openssl(args: string[], input?: string): Promise<string> {
     const child = execFile('openssl', args, { timeout: 300_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        return reject(new ProvisionError('COMMAND', 'openssl is not installed on this machine (needed to make TLS certificates)', { hint: 'apt-get install openssl' }));
+        return reject(
+          new ProvisionError('COMMAND', 'openssl is not installed on this machine (needed to make TLS certificates)', { hint: 'apt-get install openssl' }),
+        );
       reject(new ProvisionError('COMMAND', `openssl ${args[0]} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
     });
     // openssl may exit before reading its stdin (`req -x509` reads none): the write then fails

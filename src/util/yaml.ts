@@ -1,12 +1,13 @@
 /**
- * YAML with source positions, shared by the inventory and playbook loaders.
+ * YAML with source positions, shared by the inventory and playbook loaders (text.ts and
+ * input-file.ts hold the helpers for messages and for reading the files).
  * Every check a loader makes goes through a `YamlSource`, so every error it throws names
  * file:line:col and is a ProvisionError of the loader's code (never a bare Error).
  */
-import fs from 'node:fs';
 import { Alias, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Document, Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { ProvisionError, type ErrorCode, type SourceLocation } from '../errors.js';
+import { short } from './text.js';
 
 export type YNode = Node | null | undefined;
 
@@ -275,42 +276,4 @@ export function describe(node: YNode): string {
     if (typeof v === 'boolean') return `${v}`;
   }
   return 'an unsupported value';
-}
-
-/**
- * Quote-safe, length-limited rendering of user text inside messages: control and
- * invisible formatting characters (bidi overrides, zero-width spaces) are escaped so that
- * what the terminal shows is what the file holds.
- */
-export function short(s: string, max = 60): string {
-  const clean = JSON.stringify(s)
-    .slice(1, -1)
-    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu, (c) => {
-      const cp = c.codePointAt(0)!;
-      return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-    });
-  const chars = [...clean];
-  return chars.length > max ? chars.slice(0, max).join('') + '...' : clean;
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file',
-  EISDIR: 'it is a directory',
-  EACCES: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the path is too long',
-};
-
-/** The text of an inventory or playbook file, or a one-line error saying why not. */
-export function readInputFile(file: string, what: string, code: 'INVENTORY' | 'PLAYBOOK'): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    const why = errno ? (ERRNO_TEXT[errno] ? `${ERRNO_TEXT[errno]} (${errno})` : errno) : (e as Error).message;
-    throw new ProvisionError(code, `cannot read ${what} ${file}: ${why}`, {
-      hint: what === 'inventory' ? 'usage: provision <inventory.yaml> [--playbook FILE]' : 'give the playbook with --playbook FILE',
-    });
-  }
 }

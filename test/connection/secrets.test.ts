@@ -31,9 +31,21 @@ function settings(over: Partial<ConnectionSettings> = {}): ConnectionSettings {
   const k = server.hostKeys[0]!;
   writeFileSync(kh, `[127.0.0.1]:${server.port} ${k.type} ${k.blob.toString('base64')}\n`);
   return {
-    name: 'secrethost', address: '127.0.0.1', port: server.port, user: 'alice', keyFiles: [], password: LOGIN,
-    become: true, becomeUser: 'root', becomePassword: SUDO, knownHostsFiles: [kh], hostKeyPolicy: 'strict',
-    connectTimeoutMs: 5000, commandTimeoutMs: 10_000, keepaliveIntervalMs: 5000, ...over,
+    name: 'secrethost',
+    address: '127.0.0.1',
+    port: server.port,
+    user: 'alice',
+    keyFiles: [],
+    password: LOGIN,
+    become: true,
+    becomeUser: 'root',
+    becomePassword: SUDO,
+    knownHostsFiles: [kh],
+    hostKeyPolicy: 'strict',
+    connectTimeoutMs: 5000,
+    commandTimeoutMs: 10_000,
+    keepaliveIntervalMs: 5000,
+    ...over,
   };
 }
 
@@ -166,7 +178,9 @@ describe('private keys are written 0600 from the start, and their content is nev
   it('a write that fails (no such directory) says so without the content, both ways', async () => {
     const target = join(remote, 'missing-dir', 'x.key');
     const viaSudo = await rejection((await conn()).writeFile(target, KEY, { mode: 0o600 }));
-    const viaSftp = await rejection((await conn({ user: 'root', keyFiles: [keyFile], password: undefined, become: false })).writeFile(target, KEY, { mode: 0o600 }));
+    const viaSftp = await rejection(
+      (await conn({ user: 'root', keyFiles: [keyFile], password: undefined, become: false })).writeFile(target, KEY, { mode: 0o600 }),
+    );
     for (const e of [viaSudo, viaSftp]) {
       expect(e.message).toMatch(/^cannot write .*missing-dir\/x\.key on secrethost: /);
       expectClean('write error', shown(e));

@@ -127,9 +127,7 @@ describe('host keys', () => {
     const f = join(root, 'kh-missing');
     const e = await rejection(conn({ knownHostsFiles: [f] }));
     expect(e.code).toBe('HOSTKEY');
-    expect(e.message).toBe(
-      `host key for testhost (127.0.0.1:${server.port}) is not known; fingerprint ED25519 ${server.hostKeys[0]!.fingerprint}`,
-    );
+    expect(e.message).toBe(`host key for testhost (127.0.0.1:${server.port}) is not known; fingerprint ED25519 ${server.hostKeys[0]!.fingerprint}`);
     expect(e.hint).toMatch(/accept-new/);
   });
 
@@ -149,7 +147,11 @@ describe('host keys', () => {
   it('negotiates the host key type that known_hosts has (rsa known, ed25519 also offered)', async () => {
     const rsa = generateKey('rsa');
     const ed = generateKey('ed25519');
-    const s2 = await startTestServer({ cwd: remote, users: { root: { publicKey: publicKeyLine(readFileSync(keyFile)) } }, hostKeys: [ed.private, rsa.private] });
+    const s2 = await startTestServer({
+      cwd: remote,
+      users: { root: { publicKey: publicKeyLine(readFileSync(keyFile)) } },
+      hostKeys: [ed.private, rsa.private],
+    });
     try {
       const rsaKey = s2.hostKeys[1]!;
       expect(rsaKey.type).toBe('ssh-rsa');

@@ -29,9 +29,19 @@ function settings(over: Partial<ConnectionSettings>): ConnectionSettings {
   const kh = join(root, 'known_hosts');
   writeFileSync(kh, `[127.0.0.1]:${server.port} ${k.type} ${k.blob.toString('base64')}\n`);
   return {
-    name: 'testhost', address: '127.0.0.1', port: server.port, user: 'root', keyFiles: [keyFile],
-    become: false, becomeUser: 'root', knownHostsFiles: [kh], hostKeyPolicy: 'strict',
-    connectTimeoutMs: 5000, commandTimeoutMs: 10_000, keepaliveIntervalMs: 5000, ...over,
+    name: 'testhost',
+    address: '127.0.0.1',
+    port: server.port,
+    user: 'root',
+    keyFiles: [keyFile],
+    become: false,
+    becomeUser: 'root',
+    knownHostsFiles: [kh],
+    hostKeyPolicy: 'strict',
+    connectTimeoutMs: 5000,
+    commandTimeoutMs: 10_000,
+    keepaliveIntervalMs: 5000,
+    ...over,
   };
 }
 

@@ -24,9 +24,18 @@ beforeAll(async () => {
   const k = server.hostKeys[0]!;
   writeFileSync(join(root, 'known_hosts'), `[127.0.0.1]:${server.port} ${k.type} ${k.blob.toString('base64')}\n`);
   conn = await connect({
-    name: 'testhost', address: '127.0.0.1', port: server.port, user: 'root', keyFiles: [join(root, 'id')],
-    become: false, becomeUser: 'root', knownHostsFiles: [join(root, 'known_hosts')], hostKeyPolicy: 'strict',
-    connectTimeoutMs: 5000, commandTimeoutMs: 10_000, keepaliveIntervalMs: 5000,
+    name: 'testhost',
+    address: '127.0.0.1',
+    port: server.port,
+    user: 'root',
+    keyFiles: [join(root, 'id')],
+    become: false,
+    becomeUser: 'root',
+    knownHostsFiles: [join(root, 'known_hosts')],
+    hostKeyPolicy: 'strict',
+    connectTimeoutMs: 5000,
+    commandTimeoutMs: 10_000,
+    keepaliveIntervalMs: 5000,
   });
 });
 

@@ -19,7 +19,8 @@ import { ensureLab, etcdNodes, lab, ssh } from '../helpers/lab.js';
 const members = () => etcdNodes();
 const forwardRules = () => execFileSync('iptables', ['-w', '-S', 'FORWARD']).toString();
 /** From one node, a TCP connection to another node's sshd (what etcd peers need: node to node). */
-const reaches = async (from: string, to: string) => (await ssh(from, `timeout 3 bash -c 'exec 3<>/dev/tcp/${to}/22' && echo reached`)).stdout.includes('reached');
+const reaches = async (from: string, to: string) =>
+  (await ssh(from, `timeout 3 bash -c 'exec 3<>/dev/tcp/${to}/22' && echo reached`)).stdout.includes('reached');
 
 describe.runIf(lab.LAB.engine === 'nspawn')('the nspawn lab on a host running Docker', () => {
   let startedDockerd: number | undefined;
@@ -40,7 +41,9 @@ describe.runIf(lab.LAB.engine === 'nspawn')('the nspawn lab on a host running Do
     expect(await daemonAnswers()).toBe(true);
     expect(bridgeTrafficFiltered()).toBe(true);
     expect(await forwardBlock()).toMatch(/FORWARD policy is DROP/);
-    const ours = forwardRules().split('\n').filter((l) => l.includes(`"provision-lab ${lab.LAB.bridge}"`));
+    const ours = forwardRules()
+      .split('\n')
+      .filter((l) => l.includes(`"provision-lab ${lab.LAB.bridge}"`));
     expect(ours).toEqual([`-A FORWARD -i ${lab.LAB.bridge} -o ${lab.LAB.bridge} -m comment --comment "provision-lab ${lab.LAB.bridge}" -j ACCEPT`]);
     expect(await reaches(members()[0]!.address, members()[1]!.address)).toBe(true);
   });
@@ -67,7 +70,12 @@ describe.runIf(lab.LAB.engine === 'nspawn')('the nspawn lab on a host running Do
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(changedSet(run.json)).toEqual(changedSet(check.json));
     const a = members()[0]!.address;
-    const health = await ssh(a, `ETCDCTL_API=3 etcdctl --endpoints=${members().map((n) => `http://${n.address}:2379`).join(',')} endpoint health 2>&1`);
+    const health = await ssh(
+      a,
+      `ETCDCTL_API=3 etcdctl --endpoints=${members()
+        .map((n) => `http://${n.address}:2379`)
+        .join(',')} endpoint health 2>&1`,
+    );
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout.match(/is healthy/g)).toHaveLength(3);
     const again = await provisionJson([inv]);

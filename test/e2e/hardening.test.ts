@@ -56,7 +56,8 @@ describe('hardening on the lab', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-hardening-'));
   });
   afterAll(async () => {
-    for (const n of etcdNodes()) await lab.exec(n.name, ['sh', '-c', 'kill -CONT $(systemctl show -p MainPID --value ssh) 2>/dev/null; true']).catch(() => undefined);
+    for (const n of etcdNodes())
+      await lab.exec(n.name, ['sh', '-c', 'kill -CONT $(systemctl show -p MainPID --value ssh) 2>/dev/null; true']).catch(() => undefined);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -95,7 +96,10 @@ describe('hardening on the lab', () => {
     for (const d of [tmp, os.tmpdir()]) {
       for (const e of fs.readdirSync(d).filter((n) => n.startsWith('provision-check-tls-'))) {
         const files = snapshot(path.join(d, e));
-        expect(Object.values(files).some((f) => f.includes(caKey.trim())), `${d}/${e} holds the CA key`).toBe(false);
+        expect(
+          Object.values(files).some((f) => f.includes(caKey.trim())),
+          `${d}/${e} holds the CA key`,
+        ).toBe(false);
       }
     }
     // And --check changed nothing in the certificate directory.
@@ -125,11 +129,18 @@ describe('hardening on the lab', () => {
     const again = await provisionJson([inv]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     const checkAgain = await provision([inv, '--check', '--diff', '-vvv']);
-    for (const [what, out] of [['first run', first], ['--check', check], ['--json re-run', again], ['--check re-run', checkAgain]] as const) {
+    for (const [what, out] of [
+      ['first run', first],
+      ['--check', check],
+      ['--json re-run', again],
+      ['--check re-run', checkAgain],
+    ] as const) {
       expect(out.stdout + out.stderr, what).not.toContain(token);
     }
     // What a user needs is still there: the run made a token on the endpoint, and where it is kept.
-    expect(first.stdout).toMatch(/discovery: made token http:\/\/[0-9.]+:2379\/v2\/keys\/discovery\/<hidden> for 3 members \(recorded in .*lab-discovery\.json\)/);
+    expect(first.stdout).toMatch(
+      /discovery: made token http:\/\/[0-9.]+:2379\/v2\/keys\/discovery\/<hidden> for 3 members \(recorded in .*lab-discovery\.json\)/,
+    );
     expect(first.stdout).toMatch(/\+ETCD_DISCOVERY="http:\/\/[0-9.]+:2379\/v2\/keys\/discovery\/<hidden>"/);
     // The members hold the real token.
     const conf = await lab.exec('etcd0', ['cat', '/etc/etcd/etcd.conf']);

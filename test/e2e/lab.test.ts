@@ -55,7 +55,10 @@ describe(`lab (${LAB.engine})`, () => {
     const e1 = lines.find((l) => l.startsWith(`${info.nodes[2]!.address},`) && l.includes('ssh-ed25519'))!;
     fs.writeFileSync(bad, `${info.nodes[1]!.address} ${e1.split(' ').slice(1).join(' ')}\n`);
     try {
-      const out = execFileSync('sh', ['-c', `ssh -i ${info.privateKey} -o StrictHostKeyChecking=yes -o HostKeyAlgorithms=ssh-ed25519 -o UserKnownHostsFile=${bad} -o BatchMode=yes root@${info.nodes[1]!.address} true 2>&1; echo "rc=$?"`]).toString();
+      const out = execFileSync('sh', [
+        '-c',
+        `ssh -i ${info.privateKey} -o StrictHostKeyChecking=yes -o HostKeyAlgorithms=ssh-ed25519 -o UserKnownHostsFile=${bad} -o BatchMode=yes root@${info.nodes[1]!.address} true 2>&1; echo "rc=$?"`,
+      ]).toString();
       expect(out).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED/);
       expect(out).toMatch(/rc=255/);
     } finally {
@@ -147,13 +150,16 @@ describe(`lab (${LAB.engine})`, () => {
       const ns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
       expect(ns.filter((x) => x.startsWith(LAB.netnsPrefix))).toEqual([]);
       expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${LAB.stateDir}/`);
-      const nspawn = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-        try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${LAB.stateDir}/nodes`);
-        } catch {
-          return false;
-        }
-      });
+      const nspawn = fs
+        .readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${LAB.stateDir}/nodes`);
+          } catch {
+            return false;
+          }
+        });
       expect(nspawn).toEqual([]);
     }
     expect(lab.status().up).toBe(false);

@@ -111,7 +111,11 @@ describe('a live cluster', () => {
     const quorum = await stopWatching();
     expect(run.code, run.stdout).toBe(0);
     expect(changedSet(run.json)).toEqual(changedSet(check.json));
-    expect(changedSet(run.json)).toEqual(members().flatMap((n) => [`${n.name}: Write /etc/etcd/etcd.conf`, `${n.name}: restart etcd`]).sort());
+    expect(changedSet(run.json)).toEqual(
+      members()
+        .flatMap((n) => [`${n.name}: Write /etc/etcd/etcd.conf`, `${n.name}: restart etcd`])
+        .sort(),
+    );
 
     // Every member was restarted, and at no moment were fewer than two of three healthy.
     const after = await mainPids();
@@ -123,7 +127,10 @@ describe('a live cluster', () => {
     // One at a time: each restart began after the previous one had finished.
     const restarts = run.json.tasks.filter((t) => t.op === 'etcd_restart');
     expect(restarts.map((t) => t.steps.map((s) => s.description))).toEqual(
-      members().map(() => [expect.stringMatching(/^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db$/), 'restart etcd (one member at a time)']),
+      members().map(() => [
+        expect.stringMatching(/^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db$/),
+        'restart etcd (one member at a time)',
+      ]),
     );
     for (const n of members()) {
       const snap = await ssh(n.address, `ETCDCTL_API=3 etcdctl snapshot status -w json "$(ls -t /var/lib/etcd-snapshots/*.db | head -1)"`);
@@ -148,7 +155,9 @@ describe('a live cluster', () => {
     expect(run.code).toBe(3);
     const failed = run.json.tasks.find((t) => t.host === lost.name && t.status === 'failed')!;
     expect(failed.op).toBe('etcd_config');
-    expect(failed.message).toMatch(new RegExp(`${lost.name} has no data, but cluster lab lists it as started member ${BigInt(ids[lost.name]!).toString(16)}: its data directory was lost`));
+    expect(failed.message).toMatch(
+      new RegExp(`${lost.name} has no data, but cluster lab lists it as started member ${BigInt(ids[lost.name]!).toString(16)}: its data directory was lost`),
+    );
     expect(failed.message).toMatch(/--replace-lost-members/);
     // Nothing was done to it or to the others: still stopped, same ids, same processes.
     expect((await ssh(lost.address, 'systemctl is-active etcd')).stdout.trim()).not.toBe('active');
@@ -174,7 +183,11 @@ describe('a live cluster', () => {
     expect(changedSet(run.json).every((t) => t.startsWith(`${lost.name}: `))).toBe(true);
 
     const after = await memberIds();
-    expect(Object.keys(after).sort()).toEqual(members().map((n) => n.name).sort());
+    expect(Object.keys(after).sort()).toEqual(
+      members()
+        .map((n) => n.name)
+        .sort(),
+    );
     expect(after[lost.name]).not.toBe(ids[lost.name]);
     for (const n of others) expect(after[n.name]).toBe(ids[n.name]);
     const now = await mainPids();

@@ -65,7 +65,14 @@ async function convergeExactly(v: LabVariant) {
   members().forEach((_, i) => expect(snapshotDiff(before[i]!, after[i]!)).toEqual([]));
 
   const run = await provisionJson([inv]);
-  expect(run.code, JSON.stringify(run.json.tasks.filter((t) => t.status === 'failed'), null, 1) + run.stderr).toBe(0);
+  expect(
+    run.code,
+    JSON.stringify(
+      run.json.tasks.filter((t) => t.status === 'failed'),
+      null,
+      1,
+    ) + run.stderr,
+  ).toBe(0);
   expect(changedSet(run.json)).toEqual(changedSet(check.json));
   expect(changedSet(run.json).length).toBeGreaterThan(0);
 
@@ -118,7 +125,10 @@ describe(`bootstrap modes on the ${lab.LAB.engine} lab`, () => {
         ['/etc/etcd/pki/ca.crt root 644', '/etc/etcd/pki/client.key root 600', `/etc/etcd/pki/${members()[1]!.name}.key etcd 600`].sort(),
       );
       // Plain http is refused: client certificates are required.
-      const plain = await ssh(members()[0]!.address, `ETCDCTL_API=3 etcdctl --endpoints=http://${members()[0]!.address}:2379 --dial-timeout=2s member list 2>&1`);
+      const plain = await ssh(
+        members()[0]!.address,
+        `ETCDCTL_API=3 etcdctl --endpoints=http://${members()[0]!.address}:2379 --dial-timeout=2s member list 2>&1`,
+      );
       expect(plain.code).not.toBe(0);
       const dir = path.join(labDir(), `tls-${clusterOf(v)}`);
       expect(fs.statSync(path.join(dir, 'ca.key')).mode & 0o777).toBe(0o600);
@@ -143,7 +153,10 @@ describe(`bootstrap modes on the ${lab.LAB.engine} lab`, () => {
     it('without TLS it is refused before any host is touched, saying what to do', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-dns-'));
       try {
-        const inv = fs.readFileSync(inventoryOf(v), 'utf8').replace(/^ {2}tls: .*\n/m, '').replace(/(key_file|known_hosts): /g, `$1: ${labDir()}/`);
+        const inv = fs
+          .readFileSync(inventoryOf(v), 'utf8')
+          .replace(/^ {2}tls: .*\n/m, '')
+          .replace(/(key_file|known_hosts): /g, `$1: ${labDir()}/`);
         fs.writeFileSync(path.join(dir, 'inv.yaml'), inv);
         const r = await provision([path.join(dir, 'inv.yaml')]);
         expect(r.code).toBe(2);
@@ -164,7 +177,11 @@ describe(`bootstrap modes on the ${lab.LAB.engine} lab`, () => {
       expect(order.indexOf(`${infra().name}:dns_check`)).toBeLessThan(firstStart);
 
       const dig = await ssh(members()[1]!.address, `dig +short SRV _etcd-server-ssl._tcp.${DOMAIN}`);
-      expect(dig.stdout.trim().split('\n').sort()).toEqual(members().map((n) => `0 100 2380 ${n.name}.${DOMAIN}.`).sort());
+      expect(dig.stdout.trim().split('\n').sort()).toEqual(
+        members()
+          .map((n) => `0 100 2380 ${n.name}.${DOMAIN}.`)
+          .sort(),
+      );
       const nx = await ssh(members()[1]!.address, `dig +noall +comments nothere.${DOMAIN} A`);
       expect(nx.stdout).toMatch(/status: NXDOMAIN/);
 
@@ -219,7 +236,11 @@ describe(`bootstrap modes on the ${lab.LAB.engine} lab`, () => {
       const r = await provisionJson([inventoryOf(v)]);
       expect(r.code).toBe(3);
       const failed = r.json.tasks.filter((t) => t.status === 'failed');
-      expect(failed.map((t) => t.host).sort()).toEqual(members().map((n) => n.name).sort());
+      expect(failed.map((t) => t.host).sort()).toEqual(
+        members()
+          .map((n) => n.name)
+          .sort(),
+      );
       for (const t of failed) expect(t.message).toMatch(/is used up: .*registered with it already/);
       // Nothing after the failure ran: etcd was never started.
       expect((await ssh(members()[0]!.address, 'systemctl is-active etcd')).stdout.trim()).not.toBe('active');

@@ -42,7 +42,12 @@ describe('thirty hosts at once', () => {
       const r = await ssh(first.address, `ETCDCTL_API=3 etcdctl --endpoints=http://${first.address}:2379 member list -w json`);
       expect(r.code, r.stderr).toBe(0);
       const names = (JSON.parse(r.stdout) as { members: { name: string }[] }).members.map((m) => m.name).sort();
-      expect(names).toEqual(nodes.slice(3 * i, 3 * i + 3).map((n) => n.name).sort());
+      expect(names).toEqual(
+        nodes
+          .slice(3 * i, 3 * i + 3)
+          .map((n) => n.name)
+          .sort(),
+      );
     }
   }, 1_800_000);
 

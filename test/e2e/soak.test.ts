@@ -26,14 +26,18 @@ describe('soak on the lab', () => {
   });
 
   // A bound for hangs only: each run is a converge under a fault and a recovery converge.
-  it(`${RUNS} converge runs with faults at random moments: every run recovers, no key lost, no file half-written`, { timeout: 600_000 * (RUNS + 2) }, async () => {
-    const f = await soak({ runs: RUNS, dir, seed: SEED, log: (l) => process.stdout.write(`${l}\n`) });
-    process.stdout.write(`\nsoak figures\n${formatFigures(f)}\n`);
-    expect(f.faultsInjected).toBe(RUNS);
-    expect(f.problems).toEqual([]);
-    expect(f.runsRecovered).toBe(RUNS);
-    expect(f.keysWritten).toBeGreaterThan(0);
-    expect(f.keysLost).toBe(0);
-    expect(f.filesHalfWritten).toBe(0);
-  });
+  it(
+    `${RUNS} converge runs with faults at random moments: every run recovers, no key lost, no file half-written`,
+    { timeout: 600_000 * (RUNS + 2) },
+    async () => {
+      const f = await soak({ runs: RUNS, dir, seed: SEED, log: (l) => process.stdout.write(`${l}\n`) });
+      process.stdout.write(`\nsoak figures\n${formatFigures(f)}\n`);
+      expect(f.faultsInjected).toBe(RUNS);
+      expect(f.problems).toEqual([]);
+      expect(f.runsRecovered).toBe(RUNS);
+      expect(f.keysWritten).toBeGreaterThan(0);
+      expect(f.keysLost).toBe(0);
+      expect(f.filesHalfWritten).toBe(0);
+    },
+  );
 });

@@ -65,12 +65,21 @@ describe(`static etcd cluster on the ${lab.LAB.engine} lab`, () => {
       .map((n) => ({ name: n.name, peer: `http://${n.address}:2380`, client: `http://${n.address}:2379` }))
       .sort((a, b) => a.name.localeCompare(b.name));
     for (const n of members()) expect(await memberList(n.address)).toEqual(expected);
-    const health = await ssh(members()[0]!.address, `ETCDCTL_API=3 etcdctl --endpoints=${members().map((n) => `http://${n.address}:2379`).join(',')} endpoint health 2>&1`);
+    const health = await ssh(
+      members()[0]!.address,
+      `ETCDCTL_API=3 etcdctl --endpoints=${members()
+        .map((n) => `http://${n.address}:2379`)
+        .join(',')} endpoint health 2>&1`,
+    );
     expect(health.code, health.stderr).toBe(0);
     expect(health.stdout.match(/is healthy/g)).toHaveLength(3);
     // The stored data survives: write through one member, read through another.
     expect((await ssh(members()[0]!.address, `ETCDCTL_API=3 etcdctl --endpoints=http://${members()[0]!.address}:2379 put provision-e2e hello`)).code).toBe(0);
-    expect((await ssh(members()[2]!.address, `ETCDCTL_API=3 etcdctl --endpoints=http://${members()[2]!.address}:2379 get --print-value-only provision-e2e`)).stdout.trim()).toBe('hello');
+    expect(
+      (
+        await ssh(members()[2]!.address, `ETCDCTL_API=3 etcdctl --endpoints=http://${members()[2]!.address}:2379 get --print-value-only provision-e2e`)
+      ).stdout.trim(),
+    ).toBe('hello');
     // Bootstrapped clusters are marked existing so a restart never re-bootstraps.
     const conf = await ssh(members()[1]!.address, 'cat /etc/etcd/etcd.conf');
     expect(conf.stdout).toMatch(/^ETCD_INITIAL_CLUSTER_STATE="existing"$/m);
@@ -79,7 +88,8 @@ describe(`static etcd cluster on the ${lab.LAB.engine} lab`, () => {
   it('the terminal output ends with the member table and the recap', async () => {
     const r = await provision([inventory()]);
     expect(r.code, r.stderr).toBe(0);
-    for (const n of members()) expect(r.stdout).toMatch(new RegExp(`\\| started \\| ${n.name} +\\| http://${n.address.replace(/\./g, '\\.')}:2380 .*\\| healthy \\|`));
+    for (const n of members())
+      expect(r.stdout).toMatch(new RegExp(`\\| started \\| ${n.name} +\\| http://${n.address.replace(/\./g, '\\.')}:2380 .*\\| healthy \\|`));
     expect(r.stdout).toMatch(/PLAY RECAP\n(etcd\d : ok=\d+ +changed=0 +unreachable=0 +failed=0 +skipped=2\n){3}/);
   });
 

@@ -59,8 +59,7 @@ export async function provisionJson(args: string[], opts: { timeoutMs?: number; 
 }
 
 /** The (host, task) pairs a run changed (or, in --check, predicts to change), sorted. */
-export const changedSet = (run: JsonRun): string[] =>
-  [...new Set(run.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`))].sort();
+export const changedSet = (run: JsonRun): string[] => [...new Set(run.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`))].sort();
 
 export const totalChanged = (run: JsonRun): number => Object.values(run.recap).reduce((n, r) => n + r.changed, 0);
 

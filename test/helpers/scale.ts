@@ -51,7 +51,10 @@ export interface ScaleResult {
 export async function runScale(files: string[], args: string[] = []): Promise<ScaleResult> {
   const t0 = Date.now();
   const runs = await Promise.all(files.map((f) => provisionJson([f, ...args], { timeoutMs: 1_500_000, env: { PROVISION_REPORT_PEAK_RSS: '1' } })));
-  const retries = runs.reduce((n, r) => n + Object.values((r.json as { connections?: Record<string, { attempts: number }> }).connections ?? {}).reduce((m, c) => m + c.attempts - 1, 0), 0);
+  const retries = runs.reduce(
+    (n, r) => n + Object.values((r.json as { connections?: Record<string, { attempts: number }> }).connections ?? {}).reduce((m, c) => m + c.attempts - 1, 0),
+    0,
+  );
   return { ms: Date.now() - t0, runs: runs as ScaleResult['runs'], retries };
 }
 

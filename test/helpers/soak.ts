@@ -64,7 +64,10 @@ class Writer {
   unacked = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
-  constructor(private readonly addresses: string[], private readonly prefix: string) {}
+  constructor(
+    private readonly addresses: string[],
+    private readonly prefix: string,
+  ) {}
 
   start(): void {
     this.loop = (async () => {
@@ -100,7 +103,12 @@ class Writer {
     for (let i = 0; i < 30 && !reply; i++) {
       for (const a of this.addresses) {
         try {
-          reply = await gateway(a, 'kv/range', { key: b64(this.prefix), range_end: b64(this.prefix.slice(0, -1) + String.fromCharCode(this.prefix.charCodeAt(this.prefix.length - 1) + 1)) }, 30_000);
+          reply = await gateway(
+            a,
+            'kv/range',
+            { key: b64(this.prefix), range_end: b64(this.prefix.slice(0, -1) + String.fromCharCode(this.prefix.charCodeAt(this.prefix.length - 1) + 1)) },
+            30_000,
+          );
           break;
         } catch (e) {
           lastErr = e;
@@ -142,7 +150,6 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
   const rnd = prng(seed);
   log(`soak: ${o.runs} runs, seed ${seed}`);
   const members = etcdNodes();
-  const addr = (name: string) => members.find((m) => m.name === name)!.address;
   const vars = { connect_timeout: 5, keepalive_interval: 1, command_timeout: 120 };
   const inventories: Record<'address' | 'any', string> = {
     address: writeInventory(o.dir, 'soak-address', { vars }),
@@ -211,7 +218,10 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
     }
   };
 
-  const writer = new Writer(members.map((m) => m.address), `soak/${Date.now()}/`);
+  const writer = new Writer(
+    members.map((m) => m.address),
+    `soak/${Date.now()}/`,
+  );
   writer.start();
   let mode: 'address' | 'any' = 'address';
   try {
@@ -252,9 +262,18 @@ export async function soak(o: SoakOptions): Promise<SoakFigures> {
       const rec = await converge(mode);
       const ok = rec.code === 0 && (await healthy());
       if (ok) figures.runsRecovered++;
-      else figures.problems.push(`run ${i + 1} (${kind} on ${victim} at ${delayMs} ms): recovery run exit ${rec.code}\n${rec.stdout.split('\n').filter((l) => /fatal|failed|unreachable|error/i.test(l)).slice(0, 10).join('\n')}`);
+      else
+        figures.problems.push(
+          `run ${i + 1} (${kind} on ${victim} at ${delayMs} ms): recovery run exit ${rec.code}\n${rec.stdout
+            .split('\n')
+            .filter((l) => /fatal|failed|unreachable|error/i.test(l))
+            .slice(0, 10)
+            .join('\n')}`,
+        );
       await checkFiles(`run ${i + 1} after recovery`);
-      log(`run ${i + 1}/${o.runs}: ${kind} on ${victim} at ${delayMs} ms${during ? '' : ' (after the run ended)'}, fault run exit ${faultRun.code}, recovery ${ok ? 'ok' : `FAILED (exit ${rec.code})`}, keys written ${writer.acked.size}`);
+      log(
+        `run ${i + 1}/${o.runs}: ${kind} on ${victim} at ${delayMs} ms${during ? '' : ' (after the run ended)'}, fault run exit ${faultRun.code}, recovery ${ok ? 'ok' : `FAILED (exit ${rec.code})`}, keys written ${writer.acked.size}`,
+      );
     }
   } finally {
     await writer.stop();
@@ -291,4 +310,3 @@ export const soakRuns = (fallback: number): number => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`PROVISION_SOAK_RUNS must be a whole number >= 1, not "${raw}"`);
   return n;
 };
-

@@ -238,14 +238,17 @@ function serveSftp(sftp: SFTPWrapper, o: TestServerOptions, ops: string[]): void
         sftp.name(reqid, [{ filename: p, longname: p, attrs: {} as never }]);
       }),
     )
-    .on('EXTENDED' as never, ((reqid: number, name: string, data?: Buffer) => {
-      if (name !== 'posix-rename@openssh.com' || !data) return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED);
-      const l1 = data.readUInt32BE(0);
-      const from = data.subarray(4, 4 + l1).toString();
-      const l2 = data.readUInt32BE(4 + l1);
-      const to = data.subarray(8 + l1, 8 + l1 + l2).toString();
-      rename(reqid, from, to, true);
-    }) as never);
+    .on(
+      'EXTENDED' as never,
+      ((reqid: number, name: string, data?: Buffer) => {
+        if (name !== 'posix-rename@openssh.com' || !data) return sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED);
+        const l1 = data.readUInt32BE(0);
+        const from = data.subarray(4, 4 + l1).toString();
+        const l2 = data.readUInt32BE(4 + l1);
+        const to = data.subarray(8 + l1, 8 + l1 + l2).toString();
+        rename(reqid, from, to, true);
+      }) as never,
+    );
   sftp.on('close', () => {
     for (const fd of handles.values()) fs.closeSync(fd);
     handles.clear();
@@ -254,9 +257,7 @@ function serveSftp(sftp: SFTPWrapper, o: TestServerOptions, ops: string[]): void
 
 export async function startTestServer(o: TestServerOptions): Promise<TestServer> {
   const hostKeys = o.hostKeys ?? [generateKey('ed25519').private];
-  const pubs = Object.fromEntries(
-    Object.entries(o.users).map(([u, cfg]) => [u, cfg.publicKey ? parsed(cfg.publicKey) : undefined]),
-  );
+  const pubs = Object.fromEntries(Object.entries(o.users).map(([u, cfg]) => [u, cfg.publicKey ? parsed(cfg.publicKey) : undefined]));
   const sockets = new Set<Socket>();
   const clients = new Set<ServerConnection>();
   const state: TestServer = {

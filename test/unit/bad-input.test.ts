@@ -144,8 +144,22 @@ function expectLocated(r: CliResult & { connections: number }, f: Fixture): void
 describe('the corpus of broken inventories', () => {
   const all = fixtures('inventory');
   it('has a case of every kind', () => {
-    const kinds = ['yaml-', 'type-', 'unknown-', 'duplicate-host', 'duplicate-member', 'member-not-a-host', 'dns-server-not-a-host', 'member-address-name', 'hostile-'];
-    for (const k of kinds) expect(all.some((f) => path.basename(f.file).startsWith(k)), k).toBe(true);
+    const kinds = [
+      'yaml-',
+      'type-',
+      'unknown-',
+      'duplicate-host',
+      'duplicate-member',
+      'member-not-a-host',
+      'dns-server-not-a-host',
+      'member-address-name',
+      'hostile-',
+    ];
+    for (const k of kinds)
+      expect(
+        all.some((f) => path.basename(f.file).startsWith(k)),
+        k,
+      ).toBe(true);
   });
 
   describe('every file, through main()', () => {
@@ -216,7 +230,10 @@ describe('legal but unwise choices warn and go on', () => {
 
   it.each(unwise)('%s: a warning from the loader, not an error', (_name, text, warning) => {
     const inv = parseInventory(text, path.join(dir, 'x.yaml'), OPTS);
-    expect(inv.warnings.some((w) => warning.test(w)), inv.warnings.join('\n')).toBe(true);
+    expect(
+      inv.warnings.some((w) => warning.test(w)),
+      inv.warnings.join('\n'),
+    ).toBe(true);
   });
 
   it('no warning for three or five members on their own IPs', () => {
@@ -229,8 +246,14 @@ describe('legal but unwise choices warn and go on', () => {
     const r = await inProcess([f, '--check']);
     expect(r.code, r.stderr).toBe(4); // it went on to connect (and was refused)
     expect(r.connections).toBeGreaterThan(0);
-    const printed = r.stdout.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
-    expect(printed.some((w) => warning.test(w)), r.stdout).toBe(true);
+    const printed = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('warning: '))
+      .map((l) => l.slice('warning: '.length));
+    expect(
+      printed.some((w) => warning.test(w)),
+      r.stdout,
+    ).toBe(true);
     expect(r.stdout.indexOf('warning: ')).toBeLessThan(r.stdout.indexOf('unreachable:')); // before any host
   });
 

@@ -4,7 +4,7 @@
  * smaller than the cluster do not deadlock. And etcd_verify's early end on a failed unit.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
 import { ProvisionError } from '../../src/errors.js';
 import type { RunEvent, TaskResult } from '../../src/executor/events.js';
@@ -51,9 +51,12 @@ const PLAYBOOK = `
       service: { name: etcd, state: started }
 `;
 
-const UNIT = 'LoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\nFragmentPath=/usr/lib/systemd/system/etcd.service\nDropInPaths=\nNeedDaemonReload=no\n';
+const UNIT =
+  'LoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\nFragmentPath=/usr/lib/systemd/system/etcd.service\nDropInPaths=\nNeedDaemonReload=no\n';
 
-async function run(o: { down?: string[]; withData?: string[]; unreadable?: string[]; failOn?: string; forks?: number; limit?: string; allowPartial?: boolean } = {}) {
+async function run(
+  o: { down?: string[]; withData?: string[]; unreadable?: string[]; failOn?: string; forks?: number; limit?: string; allowPartial?: boolean } = {},
+) {
   const inv = parseInventory(INVENTORY, '/tmp/inv.yaml', { home: '/nonexistent' });
   const pb = parsePlaybook(PLAYBOOK.replace("fail_on | default('')", `'${o.failOn ?? ''}'`), '/tmp/pb.yaml', ops, inv);
   const events: RunEvent[] = [];
@@ -63,7 +66,7 @@ async function run(o: { down?: string[]; withData?: string[]; unreadable?: strin
     forks: o.forks ?? 5,
     limit: o.limit,
     operations: ops,
-    allowPartial: o.allowPartial,
+    options: { allowPartial: o.allowPartial },
     emit: (e) => events.push(e),
     connect: async (s: ConnectionSettings): Promise<Connection> => {
       const name = s.name;
@@ -144,11 +147,13 @@ describe('bootstrap gate', () => {
 
 describe('etcd_verify on a member whose etcd failed', () => {
   it('ends at once with the unit state and its last journal lines, instead of waiting out the timeout', async () => {
-    const journal = 'Nov 25 etcd[42]: listen tcp 10.88.0.10:2379: bind: address already in use\nNov 25 systemd[1]: etcd.service: Failed with result \'exit-code\'.';
+    const journal =
+      "Nov 25 etcd[42]: listen tcp 10.88.0.10:2379: bind: address already in use\nNov 25 systemd[1]: etcd.service: Failed with result 'exit-code'.";
     const conn = new FakeConnection('etcd0', (cmd) => {
       if (cmd.includes('etcdctl')) return { exitCode: 1, stderr: 'Error: context deadline exceeded' };
       if (cmd === 'systemctl show -p ActiveState --value -- etcd.service') return { stdout: 'failed\n' };
-      if (cmd.startsWith('systemctl show -p ActiveState,SubState,Result,NRestarts')) return { stdout: 'ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=4\n' };
+      if (cmd.startsWith('systemctl show -p ActiveState,SubState,Result,NRestarts'))
+        return { stdout: 'ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=4\n' };
       if (cmd === 'journalctl -u etcd.service -n 20 --no-pager') return { stdout: journal + '\n' };
       return undefined;
     });

@@ -56,7 +56,8 @@ function fakeEtcd(opts: { v2?: boolean; down?: boolean } = {}) {
 }
 
 const EP = 'http://etcd:2379';
-const register = (keys: Map<string, string>, url: string, id: string, name: string) => keys.set(`${url.slice(`${EP}/v2/keys`.length)}/${id}`, `${name}=http://10.0.0.1:2380`);
+const register = (keys: Map<string, string>, url: string, id: string, name: string) =>
+  keys.set(`${url.slice(`${EP}/v2/keys`.length)}/${id}`, `${name}=http://10.0.0.1:2380`);
 
 describe('createDiscoveryToken (fake etcd)', () => {
   it('PUTs the size as a form and returns the token URL', async () => {
@@ -109,7 +110,14 @@ describe('inspectDiscoveryToken (fake etcd)', () => {
 });
 
 describe('checkTokenHasRoom', () => {
-  const info = (registered: string[], size = 3): DiscoveryTokenInfo => ({ url: 'U', size, registered: registered.length, members: registered, full: registered.length >= size, used: registered.length > 0 });
+  const info = (registered: string[], size = 3): DiscoveryTokenInfo => ({
+    url: 'U',
+    size,
+    registered: registered.length,
+    members: registered,
+    full: registered.length >= size,
+    used: registered.length > 0,
+  });
   it.each<[string, DiscoveryTokenInfo, boolean]>([
     ['fresh', info([]), true],
     ['partly used', info(['etcd0']), true],
@@ -209,7 +217,9 @@ describe('resolveDiscoveryUrl (fake etcd)', () => {
   it('a recorded token on another endpoint is refused', async () => {
     const dir = join(root, 'inv4');
     await writeClusterState(dir, 'lab', { discoveryUrl: 'http://old:2379/v2/keys/discovery/x' });
-    await expect(resolveDiscoveryUrl(cluster({ endpoint: EP }), dir, { fetchImpl: fakeEtcd().f })).rejects.toThrow(/was bootstrapped with discovery token http:\/\/old:2379/);
+    await expect(resolveDiscoveryUrl(cluster({ endpoint: EP }), dir, { fetchImpl: fakeEtcd().f })).rejects.toThrow(
+      /was bootstrapped with discovery token http:\/\/old:2379/,
+    );
   });
 
   it('discovery.url is used as given (and checked), nothing recorded', async () => {
@@ -243,9 +253,21 @@ async function startEtcd(v2: boolean): Promise<{ child: ChildProcess; endpoint: 
   const child = spawn(
     ETCD,
     [
-      '--name', 'disc', '--data-dir', data, ...(v2 ? ['--enable-v2=true'] : []),
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `disc=${peerUrl}`,
+      '--name',
+      'disc',
+      '--data-dir',
+      data,
+      ...(v2 ? ['--enable-v2=true'] : []),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `disc=${peerUrl}`,
     ],
     // No ETCD_* from the environment may shadow the flags (etcd 3.4 refuses that).
     { stdio: ['ignore', 'ignore', 'pipe'], env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD'))) },
@@ -253,7 +275,10 @@ async function startEtcd(v2: boolean): Promise<{ child: ChildProcess; endpoint: 
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${endpoint}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { child, endpoint, log: () => log };
     if (!running(child)) break;
     await sleep(100);
@@ -287,7 +312,11 @@ describe.skipIf(!existsSync(ETCD))('discovery on a real etcd 3.4 (integration)',
     expect(await inspectDiscoveryToken(url, 3)).toEqual({ url, size: 3, registered: 0, members: [], full: false, used: false });
     // Members register as etcd does: PUT <token>/<member id> with value name=peerURL.
     for (const [i, name] of ['etcd0', 'etcd1', 'etcd2'].entries()) {
-      const r = await fetch(`${url}/${(0xabc0 + i).toString(16)}`, { method: 'PUT', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `value=${name}%3Dhttp%3A%2F%2F10.0.0.${i}%3A2380` });
+      const r = await fetch(`${url}/${(0xabc0 + i).toString(16)}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: `value=${name}%3Dhttp%3A%2F%2F10.0.0.${i}%3A2380`,
+      });
       expect(r.status).toBe(201);
     }
     const full = await inspectDiscoveryToken(url, 3);
@@ -308,7 +337,9 @@ describe.skipIf(!existsSync(ETCD))('discovery on a real etcd 3.4 (integration)',
   });
 
   it('an etcd without --enable-v2 is reported as such', async () => {
-    await expect(createDiscoveryToken(plain!.endpoint, 3)).rejects.toThrow(/does not serve the v2 keys API that discovery needs \(HTTP 404: 404 page not found\)/);
+    await expect(createDiscoveryToken(plain!.endpoint, 3)).rejects.toThrow(
+      /does not serve the v2 keys API that discovery needs \(HTTP 404: 404 page not found\)/,
+    );
   });
 
   it('an endpoint nobody listens on is unreachable', async () => {

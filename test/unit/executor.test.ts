@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { shellJoin } from '../../src/connection/quote.js';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
 import { ProvisionError } from '../../src/errors.js';
 import type { RunEvent, TaskResult } from '../../src/executor/events.js';
@@ -24,7 +24,8 @@ const kvFact = defineFact<string | undefined, { key: string }>({
   parse: (stdout, code) => (code === 0 ? stdout : undefined),
   predict: ({ key }, earlier) => {
     let v: string | undefined;
-    for (const s of earlier) if (s.kind === 'command' && s.command.startsWith(shellJoin(['kv-set', key]) + ' ')) v = s.command.split(' ').pop()!.replace(/'/g, '');
+    for (const s of earlier)
+      if (s.kind === 'command' && s.command.startsWith(shellJoin(['kv-set', key]) + ' ')) v = s.command.split(' ').pop()!.replace(/'/g, '');
     return v;
   },
 });
@@ -96,7 +97,10 @@ async function run(playbook: string, worlds: Record<string, World>, opts: { chec
     },
   });
   const tasks = events.filter((e): e is { type: 'task'; result: TaskResult } => e.type === 'task').map((e) => e.result);
-  const changed = tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}: ${t.task}`).sort();
+  const changed = tasks
+    .filter((t) => t.status === 'changed')
+    .map((t) => `${t.host}: ${t.task}`)
+    .sort();
   return { summary, events, tasks, changed, conns };
 }
 
@@ -131,14 +135,21 @@ describe('executor', () => {
   });
 
   it('reads each fact once per host while nothing changes, fresh again after a change', async () => {
-    const worlds = { a: new Map([['config', 'a-v2'], ['active', 'a-v2'], ['restarted', 'yes']]), b: new Map<string, string>() };
+    const worlds = {
+      a: new Map([
+        ['config', 'a-v2'],
+        ['active', 'a-v2'],
+        ['restarted', 'yes'],
+      ]),
+      b: new Map<string, string>(),
+    };
     const r = await run(PLAY, worlds);
     const reads = (c: FakeConnection) => c.commands.filter((x) => x.startsWith('kv-get'));
     const [ca, cb] = ['a', 'b'].map((h) => r.conns.find((c) => c.host === h)!);
-    expect(reads(ca!).sort()).toEqual(["kv-get active", 'kv-get config']); // no change: one read each
+    expect(reads(ca!).sort()).toEqual(['kv-get active', 'kv-get config']); // no change: one read each
     // b changed 'config' before the copy was planned: the copy read it again after the write.
     const cmds = cb!.commands;
-    expect(cmds.lastIndexOf('kv-get config')).toBeGreaterThan(cmds.indexOf("kv-set config b-v2"));
+    expect(cmds.lastIndexOf('kv-get config')).toBeGreaterThan(cmds.indexOf('kv-set config b-v2'));
   });
 
   it('a handler runs once, after the tasks, only when notified by a change', async () => {

@@ -41,13 +41,32 @@ describe('dns_srv fact', () => {
     expect(dnsSrv.command(Q)).toBe('dig +noall +comments +answer +time=2 +tries=1 SRV _etcd-server-ssl._tcp.lab.internal @10.88.0.20');
   });
   it.each<[string, string, number, string, unknown]>([
-    ['answer', DIG_OK, 0, '', { ok: true, status: 'NOERROR', records: [{ priority: 0, weight: 100, port: 2380, target: 'etcd1.lab.internal' }, { priority: 0, weight: 100, port: 2380, target: 'etcd0.lab.internal' }] }],
+    [
+      'answer',
+      DIG_OK,
+      0,
+      '',
+      {
+        ok: true,
+        status: 'NOERROR',
+        records: [
+          { priority: 0, weight: 100, port: 2380, target: 'etcd1.lab.internal' },
+          { priority: 0, weight: 100, port: 2380, target: 'etcd0.lab.internal' },
+        ],
+      },
+    ],
     ['NXDOMAIN', DIG_NXDOMAIN, 0, '', { ok: true, status: 'NXDOMAIN', records: [] }],
     ['REFUSED', DIG_REFUSED, 0, '', { ok: true, status: 'REFUSED', records: [] }],
     ['server unreachable', DIG_UNREACHABLE, 9, '', { ok: false, error: 'dig failed (exit 9): no answer from 10.88.0.20' }],
     ['timeout', ';; connection timed out; no servers could be reached\n', 9, '', { ok: false, error: 'dig failed (exit 9): no answer from 10.88.0.20' }],
     ['no dig', '', 127, 'sh: dig: command not found', { ok: false, error: 'dig is not installed on the host (package bind-utils)' }],
-    ['bad name', '', 10, 'dig: \'a..b\' is not a legal name (empty label)', { ok: false, error: "dig failed (exit 10): dig: 'a..b' is not a legal name (empty label)" }],
+    [
+      'bad name',
+      '',
+      10,
+      "dig: 'a..b' is not a legal name (empty label)",
+      { ok: false, error: "dig failed (exit 10): dig: 'a..b' is not a legal name (empty label)" },
+    ],
     ['garbage', 'hello\n', 0, '', { ok: false, error: 'unexpected output from dig: hello' }],
   ])('parses %s', (_n, out, code, err, want) => {
     expect(dnsSrv.parse(out, code, Q, err)).toEqual(want);
@@ -98,8 +117,31 @@ describe('network_manager fact', () => {
   const probed = { active: true, enabled: true, configKnown: true };
   it.each<[string, Step[], unknown]>([
     ['untouched', [{ kind: 'command', description: 'x', command: 'true' }], undefined],
-    ['stopped and disabled', [{ kind: 'command', description: 'x', command: 'x', effects: [{ kind: 'service', name: 'NetworkManager.service', active: false, enabled: false }] }], { ...probed, active: false, enabled: false }],
-    ['a new NM config file', [{ kind: 'file', description: 'x', path: '/etc/NetworkManager/conf.d/90-dns-none.conf', before: null, after: '[main]\ndns=none\n', mode: 0o644, owner: 'root', group: 'root' }], UNKNOWABLE],
-    ['NM installed', [{ kind: 'command', description: 'x', command: 'x', effects: [{ kind: 'package', name: 'NetworkManager', state: 'present' }] }], UNKNOWABLE],
+    [
+      'stopped and disabled',
+      [{ kind: 'command', description: 'x', command: 'x', effects: [{ kind: 'service', name: 'NetworkManager.service', active: false, enabled: false }] }],
+      { ...probed, active: false, enabled: false },
+    ],
+    [
+      'a new NM config file',
+      [
+        {
+          kind: 'file',
+          description: 'x',
+          path: '/etc/NetworkManager/conf.d/90-dns-none.conf',
+          before: null,
+          after: '[main]\ndns=none\n',
+          mode: 0o644,
+          owner: 'root',
+          group: 'root',
+        },
+      ],
+      UNKNOWABLE,
+    ],
+    [
+      'NM installed',
+      [{ kind: 'command', description: 'x', command: 'x', effects: [{ kind: 'package', name: 'NetworkManager', state: 'present' }] }],
+      UNKNOWABLE,
+    ],
   ])('predicts: %s', (_n, steps, want) => expect(networkManager.predict!(undefined, steps, probed)).toEqual(want));
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 
 describe('FakeConnection', () => {
   it('answers commands with the handler and records them', async () => {

@@ -22,7 +22,13 @@ import { operations } from '../../src/operations/index.js';
 import { parsePlaybook } from '../../src/playbook/index.js';
 
 const read = (p: string) => fs.readFileSync(path.join(projectRoot, p), 'utf8');
-const INVENTORY_SEEDS = ['test/fixtures/bad/good-inventory.yaml', 'inventories/example-static.yaml', 'inventories/lab-dns.yaml', 'inventories/lab-discovery-tls.yaml', 'test/fixtures/inventory/precedence.yaml']
+const INVENTORY_SEEDS = [
+  'test/fixtures/bad/good-inventory.yaml',
+  'inventories/example-static.yaml',
+  'inventories/lab-dns.yaml',
+  'inventories/lab-discovery-tls.yaml',
+  'test/fixtures/inventory/precedence.yaml',
+]
   .filter((p) => fs.existsSync(path.join(projectRoot, p)))
   .map(read);
 const PLAYBOOK_SEEDS = ['playbooks/etcd-cluster.yaml', 'playbooks/discovery-server.yaml', 'test/fixtures/playbook/site.yaml']
@@ -34,10 +40,69 @@ afterAll(() => fs.rmSync(HOME, { recursive: true, force: true }));
 const OPTS = { home: HOME, user: 'fuzz', sshConfigFile: path.join(HOME, 'no-config') };
 
 const TOKENS = [
-  ':', ': ', '- ', '-', '{', '}', '[', ']', ',', '"', "'", '&a ', '*a', '!!str ', '!!binary ', '!vault ', '!!set ', '<<: ', '? ',
-  '|', '>', '#', '---', '...', '%YAML 1.1\n', '\t', '\n', '  ', '    ', '{{', '}}', '{%', '%}', '{{ x | nope }}', '$(id)', '`id`',
-  '\\', '\u202e', '\x1b[2J', '\0', '\r', 'é', '0.0.0.0', '127.0.0.1', 'localhost', 'etcd0', 'etcd', 'all', 'null', '~', 'true',
-  'yes', '0644', '-1', '70000', '1e400', '.nan', '__proto__', 'constructor', 'x'.repeat(300), 'hosts', 'tasks', 'members',
+  ':',
+  ': ',
+  '- ',
+  '-',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  '&a ',
+  '*a',
+  '!!str ',
+  '!!binary ',
+  '!vault ',
+  '!!set ',
+  '<<: ',
+  '? ',
+  '|',
+  '>',
+  '#',
+  '---',
+  '...',
+  '%YAML 1.1\n',
+  '\t',
+  '\n',
+  '  ',
+  '    ',
+  '{{',
+  '}}',
+  '{%',
+  '%}',
+  '{{ x | nope }}',
+  '$(id)',
+  '`id`',
+  '\\',
+  '\u202e',
+  '\x1b[2J',
+  '\0',
+  '\r',
+  'é',
+  '0.0.0.0',
+  '127.0.0.1',
+  'localhost',
+  'etcd0',
+  'etcd',
+  'all',
+  'null',
+  '~',
+  'true',
+  'yes',
+  '0644',
+  '-1',
+  '70000',
+  '1e400',
+  '.nan',
+  '__proto__',
+  'constructor',
+  'x'.repeat(300),
+  'hosts',
+  'tasks',
+  'members',
 ];
 
 type Mutation = { kind: 'delete-chars' | 'insert' | 'dup-line' | 'delete-line' | 'swap-lines' | 'indent' | 'dedent'; at: number; len: number; token: string };
@@ -130,21 +195,52 @@ describe('playbook loader (property)', () => {
   const parse = (text: string) => () => parsePlaybook(text, '/fuzz/playbook.yaml', operations, baseInventory);
 
   it('edited valid playbooks: only located ProvisionErrors', () => {
-    fc.assert(fc.property(mutated(PLAYBOOK_SEEDS), (text) => onlyLocatedProvisionErrors(text, parse(text))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(mutated(PLAYBOOK_SEEDS), (text) => onlyLocatedProvisionErrors(text, parse(text))),
+      { numRuns: 1000 },
+    );
   });
 
   it('random YAML-ish text: only located ProvisionErrors', () => {
-    fc.assert(fc.property(yamlish, (text) => onlyLocatedProvisionErrors(text, parse(text))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(yamlish, (text) => onlyLocatedProvisionErrors(text, parse(text))),
+      { numRuns: 1000 },
+    );
   });
 
   it('random structured documents: only located ProvisionErrors', () => {
     const key = fc.constantFrom(
-      'name', 'hosts', 'tasks', 'handlers', 'vars', 'become', 'notify', 'when', 'throttle', 'package', 'file', 'command', 'service',
-      'etcd_config', 'etcd_verify', 'flush_handlers', 'path', 'content', 'mode', 'state', 'cmd', 'enabled', 'timeout', 'secret',
-      '__proto__', 'constructor', 'x y', '',
+      'name',
+      'hosts',
+      'tasks',
+      'handlers',
+      'vars',
+      'become',
+      'notify',
+      'when',
+      'throttle',
+      'package',
+      'file',
+      'command',
+      'service',
+      'etcd_config',
+      'etcd_verify',
+      'flush_handlers',
+      'path',
+      'content',
+      'mode',
+      'state',
+      'cmd',
+      'enabled',
+      'timeout',
+      'secret',
+      '__proto__',
+      'constructor',
+      'x y',
+      '',
     );
     const leaf = fc.oneof(
-      fc.constantFrom('etcd', 'all', 'etcd0', '/etc/x', 'present', 'started', '0644', "{{ cluster.name }}", '{{ x', 'a == b', 'a ===', null, true, 3, -1),
+      fc.constantFrom('etcd', 'all', 'etcd0', '/etc/x', 'present', 'started', '0644', '{{ cluster.name }}', '{{ x', 'a == b', 'a ===', null, true, 3, -1),
       fc.integer(),
       fc.string({ maxLength: 20 }),
     );
@@ -155,10 +251,13 @@ describe('playbook loader (property)', () => {
     }));
     const play = fc.record({ hosts: fc.oneof(fc.constantFrom('etcd', 'all', 'nope', 'etcd:!etcd0'), tree), tasks: tree }, { requiredKeys: [] });
     const doc = fc.oneof(fc.array(play, { maxLength: 3 }), tree);
-    fc.assert(fc.property(doc, (d) => {
-      const text = stringify(d);
-      onlyLocatedProvisionErrors(text, parse(text));
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(doc, (d) => {
+        const text = stringify(d);
+        onlyLocatedProvisionErrors(text, parse(text));
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

@@ -63,13 +63,7 @@ describe('inventory errors name file:line:col and the key', () => {
     ['host name with newline', 'all:\n  hosts:\n    "a\\nb": {}\n', 3, 5, /^invalid host name "a\\nb"$/],
     ['hostile group name', "all:\n  children:\n    'x y':\n", 3, 5, /^invalid group name "x y"$/],
     ['all as a child', 'all:\n  children:\n    all:\n', 3, 5, /^group "all" cannot be a child group$/],
-    [
-      'group cycle',
-      'all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n',
-      7,
-      13,
-      /^group cycle: a -> b -> a$/,
-    ],
+    ['group cycle', 'all:\n  children:\n    a:\n      children:\n        b:\n          children:\n            a:\n', 7, 13, /^group cycle: a -> b -> a$/],
     ['self cycle', 'all:\n  children:\n    a:\n      children:\n        a:\n', 5, 9, /^group cycle: a -> a$/],
     ['alias cycle', 'all: &top\n  children:\n    g: *top\n', 3, 8, /contains itself through a YAML alias/],
     [
@@ -98,7 +92,13 @@ describe('inventory errors name file:line:col and the key', () => {
     ['proxy_jump two hops', "all:\n  vars:\n    proxy_jump: 'a,b'\n", 3, 17, /one jump host/],
     ['vars not a map', 'all:\n  vars: [1]\n', 2, 9, /^vars of group "all" must be a map/],
     // cluster
-    ['cluster unknown key', THREE + 'cluster:\n  members: etcd\n  memebrs: etcd\n', 10, 3, /^unknown key "memebrs" in cluster \(expected one of: name, members, bootstrap/],
+    [
+      'cluster unknown key',
+      THREE + 'cluster:\n  members: etcd\n  memebrs: etcd\n',
+      10,
+      3,
+      /^unknown key "memebrs" in cluster \(expected one of: name, members, bootstrap/,
+    ],
     ['cluster members missing', THREE + 'cluster:\n  name: x\n', 8, 1, /^cluster.members is required/],
     ['cluster members unknown group', THREE + 'cluster:\n  members: etc\n', 9, 12, /^cluster.members: no group named "etc"$/],
     ['cluster members unknown host', THREE + 'cluster:\n  members: [etcd0, etcd9]\n', 9, 20, /^cluster.members: no host named "etcd9"$/],
@@ -107,14 +107,32 @@ describe('inventory errors name file:line:col and the key', () => {
     ['cluster bootstrap enum', THREE + 'cluster:\n  members: etcd\n  bootstrap: srv\n', 10, 14, /^cluster.bootstrap must be one of: static, dns, discovery$/],
     ['cluster bad token', THREE + "cluster:\n  members: etcd\n  token: 'a b'\n", 10, 10, /^cluster.token "a b" is not a valid token/],
     ['cluster bad name', THREE + "cluster:\n  members: etcd\n  name: '$(x)'\n", 10, 9, /^cluster.name "\$\(x\)" is not a valid name/],
-    ['cluster relative data_dir', THREE + 'cluster:\n  members: etcd\n  data_dir: var/lib/etcd\n', 10, 13, /^cluster.data_dir "var\/lib\/etcd" is not a valid absolute path/],
+    [
+      'cluster relative data_dir',
+      THREE + 'cluster:\n  members: etcd\n  data_dir: var/lib/etcd\n',
+      10,
+      13,
+      /^cluster.data_dir "var\/lib\/etcd" is not a valid absolute path/,
+    ],
     ['cluster data_dir with space', THREE + "cluster:\n  members: etcd\n  data_dir: '/var/lib/my etcd'\n", 10, 13, /is not a valid absolute path/],
     ['cluster data_dir /', THREE + 'cluster:\n  members: etcd\n  data_dir: /\n', 10, 13, /not a usable data directory/],
     ['cluster same ports', THREE + 'cluster:\n  members: etcd\n  client_port: 2380\n', 10, 16, /must differ/],
     ['cluster listen enum', THREE + 'cluster:\n  members: etcd\n  listen: all\n', 10, 11, /^cluster.listen must be one of: address, any$/],
     ['cluster dns missing', THREE + 'cluster:\n  members: etcd\n  bootstrap: dns\n', 10, 14, /^bootstrap: dns needs a cluster.dns section$/],
-    ['cluster dns bad server', THREE + 'cluster:\n  members: etcd\n  bootstrap: dns\n  dns: { domain: e.internal, server: ns9 }\n', 11, 38, /no host named "ns9"/],
-    ['cluster dns bad domain', THREE + "cluster:\n  members: etcd\n  bootstrap: dns\n  dns: { domain: 'a b', server: etcd0 }\n", 11, 18, /is not a domain name/],
+    [
+      'cluster dns bad server',
+      THREE + 'cluster:\n  members: etcd\n  bootstrap: dns\n  dns: { domain: e.internal, server: ns9 }\n',
+      11,
+      38,
+      /no host named "ns9"/,
+    ],
+    [
+      'cluster dns bad domain',
+      THREE + "cluster:\n  members: etcd\n  bootstrap: dns\n  dns: { domain: 'a b', server: etcd0 }\n",
+      11,
+      18,
+      /is not a domain name/,
+    ],
     ['cluster discovery missing', THREE + 'cluster:\n  members: etcd\n  bootstrap: discovery\n', 10, 14, /needs a cluster.discovery section/],
     [
       'cluster discovery both',
@@ -123,8 +141,20 @@ describe('inventory errors name file:line:col and the key', () => {
       35,
       /exactly one of "url" or "endpoint"/,
     ],
-    ['cluster discovery bad url', THREE + "cluster:\n  members: etcd\n  bootstrap: discovery\n  discovery: { url: 'x; y' }\n", 11, 21, /is not an http\(s\) URL/],
-    ['cluster package unknown key', THREE + 'cluster:\n  members: etcd\n  package: { nam: etcd }\n', 10, 14, /unknown key "nam" in cluster.package \(expected one of: name, version\)/],
+    [
+      'cluster discovery bad url',
+      THREE + "cluster:\n  members: etcd\n  bootstrap: discovery\n  discovery: { url: 'x; y' }\n",
+      11,
+      21,
+      /is not an http\(s\) URL/,
+    ],
+    [
+      'cluster package unknown key',
+      THREE + 'cluster:\n  members: etcd\n  package: { nam: etcd }\n',
+      10,
+      14,
+      /unknown key "nam" in cluster.package \(expected one of: name, version\)/,
+    ],
     ['cluster package hostile', THREE + "cluster:\n  members: etcd\n  package: { name: 'etcd; reboot' }\n", 10, 20, /is not a package name/],
     ['cluster tls unknown key', THREE + 'cluster:\n  members: etcd\n  tls: { path: x }\n', 10, 10, /unknown key "path" in cluster.tls/],
     [
@@ -296,16 +326,21 @@ describe('inventory structure', () => {
     });
     const two = parse(THREE + 'cluster:\n  members: [etcd1, etcd0]\n  dns: { domain: x.internal, server: etcd2 }\n');
     expect(two.cluster!.members).toEqual(['etcd0', 'etcd1']);
-    expect(two.warnings).toEqual([
-      'cluster.dns is ignored with bootstrap: static',
-      'cluster has 2 members: an even count tolerates no more failures than 1',
-    ]);
+    expect(two.warnings).toEqual(['cluster.dns is ignored with bootstrap: static', 'cluster has 2 members: an even count tolerates no more failures than 1']);
     expect(parse(THREE + 'cluster:\n  members: [etcd0]\n').warnings).toEqual(['cluster has a single member: it tolerates no failure']);
   });
 
   it('reads dns, discovery, package version and listen', () => {
-    const dns = parse(THREE + 'cluster:\n  members: etcd\n  bootstrap: dns\n  listen: any\n  package: { name: etcd, version: 3.10 }\n  dns: { domain: etcd.internal., server: etcd0, srv_name: etcd-x }\n');
-    expect(dns.cluster).toMatchObject({ bootstrap: 'dns', listen: 'any', package: { name: 'etcd', version: '3.10' }, dns: { domain: 'etcd.internal', server: 'etcd0', srvName: 'etcd-x' } });
+    const dns = parse(
+      THREE +
+        'cluster:\n  members: etcd\n  bootstrap: dns\n  listen: any\n  package: { name: etcd, version: 3.10 }\n  dns: { domain: etcd.internal., server: etcd0, srv_name: etcd-x }\n',
+    );
+    expect(dns.cluster).toMatchObject({
+      bootstrap: 'dns',
+      listen: 'any',
+      package: { name: 'etcd', version: '3.10' },
+      dns: { domain: 'etcd.internal', server: 'etcd0', srvName: 'etcd-x' },
+    });
     const disc = parse(THREE + 'cluster:\n  members: etcd\n  bootstrap: discovery\n  discovery: { endpoint: "http://10.0.0.9:2379" }\n');
     expect(disc.cluster!.discovery).toEqual({ endpoint: 'http://10.0.0.9:2379' });
   });
@@ -376,19 +411,105 @@ describe('inventory parser robustness (property)', () => {
 
   it('never throws anything but ProvisionError on random text', () => {
     const frag = fc.constantFrom(
-      'all:', 'cluster:', 'hosts:', 'children:', 'vars:', 'members:', 'bootstrap:', 'dns:', 'tls:', 'port:', 'address:',
-      'key_file:', 'proxy_jump:', 'user:', '\n', '\n  ', '\n    ', '  ', '- ', ': ', '{', '}', '[', ']', ',', 'etcd0', 'etcd',
-      '10.0.0.1', '&a ', '*a', '!!binary ', '!!str ', '"', "'", '#', 'null', '~', '22', 'true', 'yes', '__proto__', '<<', '%',
-      '\t', '---', '|', '>', '? ', '\\',
+      'all:',
+      'cluster:',
+      'hosts:',
+      'children:',
+      'vars:',
+      'members:',
+      'bootstrap:',
+      'dns:',
+      'tls:',
+      'port:',
+      'address:',
+      'key_file:',
+      'proxy_jump:',
+      'user:',
+      '\n',
+      '\n  ',
+      '\n    ',
+      '  ',
+      '- ',
+      ': ',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      'etcd0',
+      'etcd',
+      '10.0.0.1',
+      '&a ',
+      '*a',
+      '!!binary ',
+      '!!str ',
+      '"',
+      "'",
+      '#',
+      'null',
+      '~',
+      '22',
+      'true',
+      'yes',
+      '__proto__',
+      '<<',
+      '%',
+      '\t',
+      '---',
+      '|',
+      '>',
+      '? ',
+      '\\',
     );
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.array(frag, { maxLength: 40 }).map((a) => a.join(''))), onlyProvisionErrors), { numRuns: 1500 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(frag, { maxLength: 40 }).map((a) => a.join('')),
+        ),
+        onlyProvisionErrors,
+      ),
+      { numRuns: 1500 },
+    );
   });
 
   it('never throws anything but ProvisionError on random structured documents', () => {
     const key = fc.constantFrom(
-      'all', 'cluster', 'hosts', 'children', 'vars', 'members', 'bootstrap', 'dns', 'discovery', 'tls', 'port', 'address', 'user',
-      'key_file', 'known_hosts', 'proxy_jump', 'become', 'name', 'token', 'data_dir', 'package', 'version', 'server', 'domain',
-      'url', 'endpoint', 'dir', 'listen', 'etcd', 'etcd0', 'etcd1', 'g', '__proto__', 'constructor', 'x y',
+      'all',
+      'cluster',
+      'hosts',
+      'children',
+      'vars',
+      'members',
+      'bootstrap',
+      'dns',
+      'discovery',
+      'tls',
+      'port',
+      'address',
+      'user',
+      'key_file',
+      'known_hosts',
+      'proxy_jump',
+      'become',
+      'name',
+      'token',
+      'data_dir',
+      'package',
+      'version',
+      'server',
+      'domain',
+      'url',
+      'endpoint',
+      'dir',
+      'listen',
+      'etcd',
+      'etcd0',
+      'etcd1',
+      'g',
+      '__proto__',
+      'constructor',
+      'x y',
     );
     const leaf = fc.oneof(fc.constantFrom('etcd', 'etcd0', '10.0.0.1', 'static', 'dns', '/var/lib/etcd', 'all', null, true, 2379), fc.integer(), fc.string());
     const { tree } = fc.letrec((tie) => ({
@@ -397,6 +518,9 @@ describe('inventory parser robustness (property)', () => {
       list: fc.array(tie('tree'), { maxLength: 4 }),
     }));
     const doc = fc.record({ all: tree, cluster: fc.option(tree) });
-    fc.assert(fc.property(doc, (d) => onlyProvisionErrors(stringify(d))), { numRuns: 1500 });
+    fc.assert(
+      fc.property(doc, (d) => onlyProvisionErrors(stringify(d))),
+      { numRuns: 1500 },
+    );
   });
 });

@@ -12,7 +12,7 @@ const composeText = fs.readFileSync(path.join(projectRoot, 'docker-compose.test.
 describe('docker lab: nodes beyond the compose file', () => {
   const cfg = { ...labConfig('docker'), subnetPrefix: '10.213.8' };
 
-  it('needs no second file for the compose file\'s own three etcd nodes or fewer', () => {
+  it("needs no second file for the compose file's own three etcd nodes or fewer", () => {
     expect(extraNodesCompose(composeText, topologyOf(cfg, 3))).toBe('');
     expect(extraNodesCompose(composeText, topologyOf(cfg, 1))).toBe('');
   });
@@ -31,13 +31,15 @@ describe('docker lab: nodes beyond the compose file', () => {
 });
 
 describe('iptables FORWARD chain', () => {
-  it('Docker\'s DROP policy blocks bridged traffic', () => {
+  it("Docker's DROP policy blocks bridged traffic", () => {
     const docker = ['-P FORWARD DROP', '-A FORWARD -j DOCKER-USER', '-A FORWARD -j DOCKER-ISOLATION-STAGE-1', '-A FORWARD -o docker0 -j DOCKER'].join('\n');
     expect(parseForwardBlock(docker)).toBe('the iptables FORWARD policy is DROP');
   });
 
   it('an ACCEPT policy with a DROP or REJECT rule blocks; one without does not', () => {
-    expect(parseForwardBlock('-P FORWARD ACCEPT\n-A FORWARD -i br0 -j REJECT --reject-with icmp-port-unreachable\n')).toMatch(/FORWARD chain has "-A FORWARD -i br0 -j REJECT/);
+    expect(parseForwardBlock('-P FORWARD ACCEPT\n-A FORWARD -i br0 -j REJECT --reject-with icmp-port-unreachable\n')).toMatch(
+      /FORWARD chain has "-A FORWARD -i br0 -j REJECT/,
+    );
     expect(parseForwardBlock('-P FORWARD ACCEPT\n-A FORWARD -i br0 -o br0 -j ACCEPT\n')).toBe('');
     expect(parseForwardBlock('')).toBe('');
   });

@@ -51,14 +51,21 @@ describe('lab files', () => {
     const text = fs.readFileSync(path.join(root, 'docker-compose.test.yml'), 'utf8').replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _v, d: string) => d);
     expect(text).not.toMatch(/\$\{/);
     const compose = parse(text, { merge: true }) as {
-      services: Record<string, { hostname: string; image: string; volumes: string[]; cap_add: string[]; privileged?: boolean; networks: { lab: { ipv4_address: string } } }>;
+      services: Record<
+        string,
+        { hostname: string; image: string; volumes: string[]; cap_add: string[]; privileged?: boolean; networks: { lab: { ipv4_address: string } } }
+      >;
       networks: { lab: { internal: boolean; ipam: { config: { subnet: string }[] } } };
     };
     const inv = loadInventory(path.join(root, 'inventories/docker.yaml'));
     const fromCompose = Object.entries(compose.services).map(([name, s]) => [name, s.hostname, s.networks.lab.ipv4_address]);
     const fromInventory = [...inv.hosts.values()].map((h) => [h.name, h.name, h.connection.address]);
     expect(new Set(fromCompose.map((x) => JSON.stringify(x)))).toEqual(new Set(fromInventory.map((x) => JSON.stringify(x))));
-    expect(fromCompose.map(([n, , a]) => `${n} ${a}`).sort()).toEqual(topologyOf(dockerDefault, 3).map((n) => `${n.name} ${n.address}`).sort());
+    expect(fromCompose.map(([n, , a]) => `${n} ${a}`).sort()).toEqual(
+      topologyOf(dockerDefault, 3)
+        .map((n) => `${n.name} ${n.address}`)
+        .sort(),
+    );
     expect(compose.networks.lab.ipam.config[0]!.subnet).toBe(`${dockerDefault.subnetPrefix}.0/24`);
     expect(compose.networks.lab.internal).toBe(true);
     for (const [name, s] of Object.entries(compose.services)) {

@@ -26,15 +26,40 @@ function events(): RunEvent[] {
     {
       type: 'task',
       result: {
-        host: 'etcd0', play: 'etcd cluster', task: 'Write /etc/etcd/etcd.conf', op: 'etcd_config', status: 'changed', handler: false, durationMs: 5,
+        host: 'etcd0',
+        play: 'etcd cluster',
+        task: 'Write /etc/etcd/etcd.conf',
+        op: 'etcd_config',
+        status: 'changed',
+        handler: false,
+        durationMs: 5,
         notes: [`token ${GIVEN} has 1 of 3 members`],
-        steps: [{ kind: 'file', description: 'write /etc/etcd/etcd.conf', path: '/etc/etcd/etcd.conf', before: conf(GIVEN), after: conf(URL), mode: 0o644, owner: 'root', group: 'root' }],
+        steps: [
+          {
+            kind: 'file',
+            description: 'write /etc/etcd/etcd.conf',
+            path: '/etc/etcd/etcd.conf',
+            before: conf(GIVEN),
+            after: conf(URL),
+            mode: 0o644,
+            owner: 'root',
+            group: 'root',
+          },
+        ],
       },
     },
     {
       type: 'task',
       result: {
-        host: 'etcd0', play: 'etcd cluster', task: 'Enable and start etcd', op: 'service', status: 'failed', handler: false, durationMs: 5, notes: [], steps: [],
+        host: 'etcd0',
+        play: 'etcd cluster',
+        task: 'Enable and start etcd',
+        op: 'service',
+        status: 'failed',
+        handler: false,
+        durationMs: 5,
+        notes: [],
+        steps: [],
         message: `start etcd failed (exit 1)\netcd[123]: discovery: cluster ${URL} is full\netcd[123]: error #0: client: endpoint ${URL}?recursive=true exceeded`,
       },
     },
@@ -62,7 +87,10 @@ describe('masking in output', () => {
   ] as const) {
     it(`${name}: no token anywhere; the endpoint and the change still show`, () => {
       let out = '';
-      const emit = redacting(make((s) => void (out += s)), redactor(outputSecrets(inventory)));
+      const emit = redacting(
+        make((s) => void (out += s)),
+        redactor(outputSecrets(inventory)),
+      );
       const evs = events();
       const copy = JSON.stringify(evs);
       for (const e of evs) emit(e);

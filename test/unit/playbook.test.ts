@@ -19,7 +19,14 @@ const op = (name: string, args: Record<string, ArgSpec>): OperationDef<any> => (
 });
 const registry = new Map<string, OperationDef<any>>([
   ['package', op('package', { name: { type: 'string', required: true }, state: { type: 'string', enum: ['present', 'absent'] } })],
-  ['service', op('service', { name: { type: 'string', required: true }, state: { type: 'string', enum: ['started', 'stopped', 'restarted'] }, enabled: { type: 'boolean' } })],
+  [
+    'service',
+    op('service', {
+      name: { type: 'string', required: true },
+      state: { type: 'string', enum: ['started', 'stopped', 'restarted'] },
+      enabled: { type: 'boolean' },
+    }),
+  ],
   ['etcd_config', op('etcd_config', {})],
   [
     'copy',
@@ -94,7 +101,13 @@ describe('playbook errors name file:line:col', () => {
     ['boolean arg given yes', play('    - service: { name: etcd, enabled: yes }\n'), 3, 39, /^argument "enabled" of "service" must be true or false/],
     ['string[] given a map', play('    - copy: { dest: /x, lines: {a: 1} }\n'), 3, 32, /must be a list of strings, not a map$/],
     ['map given a list', play('    - copy: { dest: /x, env: [1] }\n'), 3, 30, /must be a map, not a list$/],
-    ['enum', play('    - package: { name: etcd, state: installed }\n'), 3, 37, /^argument "state" of "package" must be one of: present, absent \(got "installed"\)$/],
+    [
+      'enum',
+      play('    - package: { name: etcd, state: installed }\n'),
+      3,
+      37,
+      /^argument "state" of "package" must be one of: present, absent \(got "installed"\)$/,
+    ],
     ['unknown task key', play('    - package: { name: etcd }\n      notfy: x\n'), 4, 7, /^unknown operation "notfy" in task/],
     ['task become yes', play('    - package: { name: etcd }\n      become: yes\n'), 4, 15, /^become must be true or false/],
     [
@@ -113,8 +126,20 @@ describe('playbook errors name file:line:col', () => {
       7,
       /^handler "h" is defined twice \(first at line 4\)$/,
     ],
-    ['when syntax (double quoted)', play('    - etcd_config:\n      when: "cluster.bootstrap === \'dns\'"\n'), 4, 34, /^invalid when condition: unexpected character "="$/],
-    ['when syntax (plain)', play('    - etcd_config:\n      when: a and\n'), 4, 18, /^invalid when condition: expected a variable, a string or a number, found the end$/],
+    [
+      'when syntax (double quoted)',
+      play('    - etcd_config:\n      when: "cluster.bootstrap === \'dns\'"\n'),
+      4,
+      34,
+      /^invalid when condition: unexpected character "="$/,
+    ],
+    [
+      'when syntax (plain)',
+      play('    - etcd_config:\n      when: a and\n'),
+      4,
+      18,
+      /^invalid when condition: expected a variable, a string or a number, found the end$/,
+    ],
     ['when unterminated string', play("    - etcd_config:\n      when: a == 'x\n"), 4, 18, /unterminated string/],
     ['when with braces', play('    - etcd_config:\n      when: "{{ x }}"\n'), 4, 14, /without \{\{ \}\}/],
     ['when list item', play('    - etcd_config:\n      when:\n        - a\n        - b c\n'), 6, 13, /expected "and", "or" or the end, found "c"/],
@@ -164,7 +189,9 @@ describe('playbook structure', () => {
 
   it('accepts templates for typed arguments and a play without inventory', () => {
     const pb = parsePlaybook(
-      play('    - copy: { dest: /x, port: "{{ p }}", lines: "{{ l }}", mode: "0644", extra: [1, {a: b}] }\n    - service: { name: etcd, enabled: "{{ e }}" }\n'),
+      play(
+        '    - copy: { dest: /x, port: "{{ p }}", lines: "{{ l }}", mode: "0644", extra: [1, {a: b}] }\n    - service: { name: etcd, enabled: "{{ e }}" }\n',
+      ),
       FILE,
       registry,
     );
@@ -224,9 +251,8 @@ describe('when expressions', () => {
     expect(() => evaluateWhen(parseWhen('clustr.bootstrap == "dns"'), vars)).toThrow(/undefined variable "clustr" in when: clustr.bootstrap == "dns"/);
   });
 
-  it.each(['', 'a ==', '== a', 'a b', '(a', 'a)', 'not', 'a is', 'a is defined2', "'x' is defined", 'a = b', 'a && b', '!a'])(
-    'syntax error: %j',
-    (text) => expect(() => parseWhen(text)).toThrow(),
+  it.each(['', 'a ==', '== a', 'a b', '(a', 'a)', 'not', 'a is', 'a is defined2', "'x' is defined", 'a = b', 'a && b', '!a'])('syntax error: %j', (text) =>
+    expect(() => parseWhen(text)).toThrow(),
   );
 });
 
@@ -241,17 +267,86 @@ describe('playbook parser robustness (property)', () => {
 
   it('never throws anything but ProvisionError on random text', () => {
     const frag = fc.constantFrom(
-      '- ', 'hosts:', 'tasks:', 'handlers:', 'name:', 'notify:', 'when:', 'become:', 'package:', 'service:', 'copy:', 'vars:',
-      '\n', '\n  ', '\n    ', '  ', ': ', '{', '}', '[', ']', ',', 'etcd', 'a == ', "'x'", '"', 'not ', ' and ', '(', ')', '&a ',
-      '*a', '!!binary ', 'null', '~', '0644', 'true', 'yes', '{{ x }}', '#', '|', '\t',
+      '- ',
+      'hosts:',
+      'tasks:',
+      'handlers:',
+      'name:',
+      'notify:',
+      'when:',
+      'become:',
+      'package:',
+      'service:',
+      'copy:',
+      'vars:',
+      '\n',
+      '\n  ',
+      '\n    ',
+      '  ',
+      ': ',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      'etcd',
+      'a == ',
+      "'x'",
+      '"',
+      'not ',
+      ' and ',
+      '(',
+      ')',
+      '&a ',
+      '*a',
+      '!!binary ',
+      'null',
+      '~',
+      '0644',
+      'true',
+      'yes',
+      '{{ x }}',
+      '#',
+      '|',
+      '\t',
     );
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.array(frag, { maxLength: 40 }).map((a) => a.join(''))), onlyProvisionErrors), { numRuns: 1500 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(frag, { maxLength: 40 }).map((a) => a.join('')),
+        ),
+        onlyProvisionErrors,
+      ),
+      { numRuns: 1500 },
+    );
   });
 
   it('never throws anything but ProvisionError on random structured playbooks', () => {
     const key = fc.constantFrom(
-      'hosts', 'tasks', 'handlers', 'name', 'notify', 'when', 'become', 'vars', 'package', 'service', 'copy', 'etcd_config', 'dest',
-      'mode', 'port', 'lines', 'env', 'extra', 'state', 'enabled', '__proto__', 'constructor', 'toString',
+      'hosts',
+      'tasks',
+      'handlers',
+      'name',
+      'notify',
+      'when',
+      'become',
+      'vars',
+      'package',
+      'service',
+      'copy',
+      'etcd_config',
+      'dest',
+      'mode',
+      'port',
+      'lines',
+      'env',
+      'extra',
+      'state',
+      'enabled',
+      '__proto__',
+      'constructor',
+      'toString',
     );
     const leaf = fc.oneof(
       fc.constantFrom('etcd', 'all', 'present', 'restarted', "a == 'b'", 'not x', 'x is defined', '{{ y }}', null, true, 644),
@@ -263,7 +358,13 @@ describe('playbook parser robustness (property)', () => {
       map: fc.dictionary(key, tie('tree'), { maxKeys: 5 }),
       list: fc.array(tie('tree'), { maxLength: 4 }),
     }));
-    const playArb = fc.record({ hosts: fc.constantFrom('etcd', 'all', 'etcd0', 'x'), tasks: fc.array(fc.dictionary(key, tree, { maxKeys: 4 }), { maxLength: 4 }) });
-    fc.assert(fc.property(fc.oneof(tree, fc.array(playArb, { maxLength: 3 })), (d) => onlyProvisionErrors(stringify(d))), { numRuns: 1500 });
+    const playArb = fc.record({
+      hosts: fc.constantFrom('etcd', 'all', 'etcd0', 'x'),
+      tasks: fc.array(fc.dictionary(key, tree, { maxKeys: 4 }), { maxLength: 4 }),
+    });
+    fc.assert(
+      fc.property(fc.oneof(tree, fc.array(playArb, { maxLength: 3 })), (d) => onlyProvisionErrors(stringify(d))),
+      { numRuns: 1500 },
+    );
   });
 });

@@ -90,11 +90,14 @@ describe('quote', () => {
 
   it('round-trips arbitrary strings byte for byte (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')), (s) => {
-        const { out, argc } = viaShell(quote(s));
-        expect(argc).toBe(1);
-        expect(out.equals(Buffer.from(s, 'utf8'))).toBe(true);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0')),
+        (s) => {
+          const { out, argc } = viaShell(quote(s));
+          expect(argc).toBe(1);
+          expect(out.equals(Buffer.from(s, 'utf8'))).toBe(true);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -113,8 +116,45 @@ describe('quote', () => {
 
 /** Pieces of shell syntax that would do something if a value were pasted in unquoted. */
 const FRAGMENTS = [
-  '$(', ')', '`', "'", '"', '\\', '$', '{', '}', ';', '&', '|', '<', '>', '*', '?', '[', ']', '~', '#', '!', '\n', '\t', ' ', '\r',
-  '$IFS', '${x:-y}', "'\\''", '-', '--', '=', '%', 'é', '✓', '\u202e', '\x1b', 'rm -rf /', 'touch pwned', 'a',
+  '$(',
+  ')',
+  '`',
+  "'",
+  '"',
+  '\\',
+  '$',
+  '{',
+  '}',
+  ';',
+  '&',
+  '|',
+  '<',
+  '>',
+  '*',
+  '?',
+  '[',
+  ']',
+  '~',
+  '#',
+  '!',
+  '\n',
+  '\t',
+  ' ',
+  '\r',
+  '$IFS',
+  '${x:-y}',
+  "'\\''",
+  '-',
+  '--',
+  '=',
+  '%',
+  'é',
+  '✓',
+  '\u202e',
+  '\x1b',
+  'rm -rf /',
+  'touch pwned',
+  'a',
 ];
 const hostile = fc.array(fc.constantFrom(...FRAGMENTS), { minLength: 1, maxLength: 12 }).map((a) => a.join(''));
 

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FakeConnection } from '../../src/connection/fake.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 import type { Connection, ConnectionSettings, ExecOptions } from '../../src/connection/types.js';
 import { ProvisionError, isProvisionError } from '../../src/errors.js';
 import type { RunEvent } from '../../src/executor/events.js';
@@ -111,7 +111,15 @@ function fileFactOutput(f: { content: Buffer; mode?: number; owner?: string; gro
  * command line and its stdin on stderr, as a careless remote tool might.
  */
 function host(name: string, fail: (cmd: string) => boolean, files: Record<string, string> = {}): FakeConnection {
-  const paths = ['/etc/provision/secret.conf', '/etc/provision/db.conf', '/etc/etcd/pki/ca.crt', '/etc/etcd/pki/a.crt', '/etc/etcd/pki/a.key', '/etc/etcd/pki/client.crt', '/etc/etcd/pki/client.key'];
+  const paths = [
+    '/etc/provision/secret.conf',
+    '/etc/provision/db.conf',
+    '/etc/etcd/pki/ca.crt',
+    '/etc/etcd/pki/a.crt',
+    '/etc/etcd/pki/a.key',
+    '/etc/etcd/pki/client.crt',
+    '/etc/etcd/pki/client.key',
+  ];
   const factOf = new Map(paths.map((p) => [fileFact.command({ path: p }), p]));
   const conn = new FakeConnection(
     name,
@@ -174,8 +182,14 @@ describe('no secret in any output of a run', () => {
     // The search is not vacuous: the secrets were there to leak.
     expect(r.settingsSeen.find((s) => s.name === 'a')).toMatchObject({ password: S.login, becomePassword: S.sudo });
     const failures = r.events.flatMap((e) => (e.type === 'task' && e.result.status === 'failed' ? [`${e.result.host}: ${e.result.message}`] : []));
-    expect(failures.some((m) => m.startsWith('b: ') && m.includes('stdin was:')), failures.join('\n')).toBe(true);
-    expect(failures.some((m) => m.startsWith('c: ') && m.includes('stdin was:')), failures.join('\n')).toBe(true);
+    expect(
+      failures.some((m) => m.startsWith('b: ') && m.includes('stdin was:')),
+      failures.join('\n'),
+    ).toBe(true);
+    expect(
+      failures.some((m) => m.startsWith('c: ') && m.includes('stdin was:')),
+      failures.join('\n'),
+    ).toBe(true);
     expect(r.json).toContain('(secret content of /etc/provision/secret.conf changed; not shown)');
     if (diff) expect(r.terminal).toContain('(secret content of /etc/etcd/pki/a.key changed; not shown)');
     expect(r.terminal).toMatch(/\[a\] file \/etc\/provision\/secret\.conf/); // the default name is the path
@@ -198,7 +212,7 @@ describe('no secret in what the CLI prints', () => {
     fs.writeFileSync(f, text, { mode: 0o600 });
     return f;
   };
-  const inventory = write('cli-inventory.yaml', INVENTORY.replace(/  tls: .*\n/, ''));
+  const inventory = write('cli-inventory.yaml', INVENTORY.replace(/ {2}tls: .*\n/, ''));
   const playbook = write('cli-playbook.yaml', PLAYBOOK.replace(/- name: keys[\s\S]*$/, ''));
 
   async function cli(args: string[], connect: (s: ConnectionSettings) => Promise<Connection>) {
@@ -242,7 +256,10 @@ describe('no secret in what the CLI prints', () => {
   });
 
   it('an inventory whose password has the wrong type: the message does not show it', async () => {
-    const bad = write('bad-password.yaml', `all:\n  vars:\n    become_password: 20240611${S.sudo.length}\n    password: [${S.login}]\n  hosts:\n    a: { address: 192.0.2.1 }\n`);
+    const bad = write(
+      'bad-password.yaml',
+      `all:\n  vars:\n    become_password: 20240611${S.sudo.length}\n    password: [${S.login}]\n  hosts:\n    a: { address: 192.0.2.1 }\n`,
+    );
     const r = await cli([bad], hosts());
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/bad-password\.yaml:3:22: "become_password" must be a string \(the value is not shown\)/);

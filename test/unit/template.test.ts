@@ -5,7 +5,9 @@ describe('templates', () => {
   const vars = { inventory_hostname: 'etcd0', cluster: { name: 'lab', members: ['etcd0', 'etcd1'] }, html: '<a & b>' };
 
   it('renders Jinja-like syntax without HTML escaping', () => {
-    expect(renderTemplateString('{{ inventory_hostname }}:{{ html }}\n{% for m in cluster.members %}{{ m }},{% endfor %}', vars)).toBe('etcd0:<a & b>\netcd0,etcd1,');
+    expect(renderTemplateString('{{ inventory_hostname }}:{{ html }}\n{% for m in cluster.members %}{{ m }},{% endfor %}', vars)).toBe(
+      'etcd0:<a & b>\netcd0,etcd1,',
+    );
   });
 
   it('names an undefined variable', () => {

@@ -83,7 +83,8 @@ describe('ensureClusterCerts (openssl)', () => {
 
     const m = text(join(dir, 'etcd0.crt'));
     expect(m).toContain('TLS Web Server Authentication, TLS Web Client Authentication');
-    for (const s of ['DNS:etcd0', 'DNS:localhost', 'DNS:etcd0.lab.internal', 'DNS:lab.internal', 'IP Address:10.88.0.10', 'IP Address:127.0.0.1']) expect(m).toContain(s);
+    for (const s of ['DNS:etcd0', 'DNS:localhost', 'DNS:etcd0.lab.internal', 'DNS:lab.internal', 'IP Address:10.88.0.10', 'IP Address:127.0.0.1'])
+      expect(m).toContain(s);
     expect(m).toContain('ecdsa-with-SHA256');
     expect(m).toContain('Issuer: CN = lab etcd CA');
     expect(m).not.toContain('etcd1');
@@ -189,7 +190,10 @@ describe('--check: certificates predicted without copying keys', () => {
       }
     });
     try {
-      const inventory = { file: join(root, 'inventory.yaml'), hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])) } as never;
+      const inventory = {
+        file: join(root, 'inventory.yaml'),
+        hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])),
+      } as never;
       const rt = createRuntime({ check: true, inventory, log: () => {} });
       const c = cluster(dir, { members: HOSTS.map((h) => h.name) });
       const r = await rt.certs(c);
@@ -214,7 +218,10 @@ describe('--check: certificates predicted without copying keys', () => {
 
   it('no certificates at all: predicted, and the directory is not even created', async () => {
     const dir = join(root, 'check-nothing-yet');
-    const inventory = { file: join(root, 'inventory.yaml'), hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])) } as never;
+    const inventory = {
+      file: join(root, 'inventory.yaml'),
+      hosts: new Map(HOSTS.map((h) => [h.name, { name: h.name, connection: { address: h.address } }])),
+    } as never;
     const rt = createRuntime({ check: true, inventory, log: () => {} });
     const r = await rt.certs(cluster(dir, { members: HOSTS.map((h) => h.name) }));
     expect(r.provisional).toMatch(/certificates not made yet \(ca, etcd0, etcd1, etcd2, client\)/);

@@ -49,9 +49,26 @@ const CONF = '/etc/etcd/etcd.conf';
 const DIR = '/etc/systemd/system/etcd.service.d';
 const MEMBER = '/var/lib/etcd/etcd0.etcd/member';
 const members = CLUSTER.members.map((name) => ({ name, address: ADDR[name]! }));
-const has = (content: string): FileFact => ({ exists: true, type: 'file', mode: 0o644, owner: 'root', group: 'root', size: content.length, sha256: sha256(content), content });
-const unit = (loadState: string, activeState: string, unitFileState: string) =>
-  ({ unit: 'etcd.service', loadState, activeState, subState: '', unitFileState, fragmentPath: '', dropInPaths: [], needDaemonReload: false });
+const has = (content: string): FileFact => ({
+  exists: true,
+  type: 'file',
+  mode: 0o644,
+  owner: 'root',
+  group: 'root',
+  size: content.length,
+  sha256: sha256(content),
+  content,
+});
+const unit = (loadState: string, activeState: string, unitFileState: string) => ({
+  unit: 'etcd.service',
+  loadState,
+  activeState,
+  subState: '',
+  unitFileState,
+  fragmentPath: '',
+  dropInPaths: [],
+  needDaemonReload: false,
+});
 
 describe('--check on a fresh host predicts the real run', () => {
   const fresh = [

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { FakeConnection } from '../../../src/connection/fake.js';
+import { FakeConnection } from '../../helpers/fake-connection.js';
 import { file } from '../../../src/facts/file.js';
 import type { ClusterSpec } from '../../../src/inventory/types.js';
 import { dnsCheckOp, dnsmasqSrvOp, missingTargets, precheckDnsBootstrap, renderDnsmasqConf, srvNames } from '../../../src/operations/dnsmasq-srv.js';
@@ -36,7 +36,12 @@ describe('srvNames', () => {
   it.each<[string, Partial<ClusterSpec>, string, string]>([
     ['tls', {}, '_etcd-server-ssl._tcp.lab.internal', '_etcd-client-ssl._tcp.lab.internal'],
     ['plain', { tls: undefined }, '_etcd-server._tcp.lab.internal', '_etcd-client._tcp.lab.internal'],
-    ['tls + srv name', { dns: { domain: 'lab.internal', server: 'web', srvName: 'blue' } }, '_etcd-server-ssl-blue._tcp.lab.internal', '_etcd-client-ssl-blue._tcp.lab.internal'],
+    [
+      'tls + srv name',
+      { dns: { domain: 'lab.internal', server: 'web', srvName: 'blue' } },
+      '_etcd-server-ssl-blue._tcp.lab.internal',
+      '_etcd-client-ssl-blue._tcp.lab.internal',
+    ],
     ['plain + srv name', { tls: undefined, dns: { domain: 'x.y', server: 'web', srvName: 'b' } }, '_etcd-server-b._tcp.x.y', '_etcd-client-b._tcp.x.y'],
   ])('%s', (_n, over, server, client) => expect(srvNames(c(over))).toEqual({ server, client }));
 });
@@ -61,7 +66,11 @@ describe('renderDnsmasqConf', () => {
     expect(renderDnsmasqConf(c(), MEMBERS, '10.88.0.20')).toBe(TLS_CONF);
   });
   it('plain, own ports, srv name', () => {
-    const conf = renderDnsmasqConf(c({ tls: undefined, peerPort: 2480, clientPort: 2479, dns: { domain: 'e.x', server: 'web', srvName: 'b' } }), MEMBERS, '10.88.0.20');
+    const conf = renderDnsmasqConf(
+      c({ tls: undefined, peerPort: 2480, clientPort: 2479, dns: { domain: 'e.x', server: 'web', srvName: 'b' } }),
+      MEMBERS,
+      '10.88.0.20',
+    );
     expect(conf).toContain('srv-host=_etcd-server-b._tcp.e.x,etcd1.e.x,2480,0,100\n');
     expect(conf).toContain('srv-host=_etcd-client-b._tcp.e.x,etcd0.e.x,2479,0,100\n');
     expect(conf).toContain('local=/e.x/\n');
@@ -78,14 +87,39 @@ describe('dnsmasq_srv', () => {
   const FULL = renderDnsmasqConf(c(), [...MEMBERS, { name: 'etcd2', address: '10.88.0.12' }], '10.88.0.20');
   it.each<[string, Record<string, string>, string, unknown]>([
     ['first run', {}, path, [{ kind: 'file', description: `write ${path}`, path, before: null, after: FULL, mode: 0o644, owner: 'root', group: 'root' }]],
-    ['own path', { path: '/etc/dnsmasq.d/x.conf' }, '/etc/dnsmasq.d/x.conf', [{ kind: 'file', description: 'write /etc/dnsmasq.d/x.conf', path: '/etc/dnsmasq.d/x.conf', before: null, after: FULL, mode: 0o644, owner: 'root', group: 'root' }]],
+    [
+      'own path',
+      { path: '/etc/dnsmasq.d/x.conf' },
+      '/etc/dnsmasq.d/x.conf',
+      [
+        {
+          kind: 'file',
+          description: 'write /etc/dnsmasq.d/x.conf',
+          path: '/etc/dnsmasq.d/x.conf',
+          before: null,
+          after: FULL,
+          mode: 0o644,
+          owner: 'root',
+          group: 'root',
+        },
+      ],
+    ],
   ])('%s', async (_n, args, p, steps) => {
     const { plan } = await planOf(dnsmasqSrvOp, args, { host: 'web', cluster: DNS, facts: [fact(file, { path: p }, { exists: false })] });
     expect(plan.steps).toEqual(steps);
   });
 
   it('unchanged: no steps', async () => {
-    const has = { exists: true as const, type: 'file' as const, mode: 0o644, owner: 'root', group: 'root', size: FULL.length, sha256: (await import('../../../src/facts/file.js')).sha256(FULL), content: FULL };
+    const has = {
+      exists: true as const,
+      type: 'file' as const,
+      mode: 0o644,
+      owner: 'root',
+      group: 'root',
+      size: FULL.length,
+      sha256: (await import('../../../src/facts/file.js')).sha256(FULL),
+      content: FULL,
+    };
     const { plan } = await planOf(dnsmasqSrvOp, {}, { host: 'web', cluster: DNS, facts: [fact(file, { path }, has)] });
     expect(plan.steps).toEqual([]);
   });
@@ -136,12 +170,18 @@ describe('dns_check', () => {
 
   it('gives up after the timeout and says what is missing (REFUSED explained)', async () => {
     const conn = new FakeConnection('etcd0', () => ({ stdout: dig([], 'REFUSED') }));
-    const { plan } = await planOf(dnsCheckOp, { name: '_x._tcp.lab.internal', server: '10.0.0.53', expect: ['a.lab.internal'], timeout: 0.05, interval_ms: 10 }, { cluster: null });
+    const { plan } = await planOf(
+      dnsCheckOp,
+      { name: '_x._tcp.lab.internal', server: '10.0.0.53', expect: ['a.lab.internal'], timeout: 0.05, interval_ms: 10 },
+      { cluster: null },
+    );
     const t0 = Date.now();
     const r = await plan.verify!(conn);
     expect(Date.now() - t0).toBeLessThan(30_000); // gave up: with a 10 ms interval it would poll forever otherwise
     expect(r.ok).toBe(false);
-    expect(r.message).toBe('SRV _x._tcp.lab.internal @10.0.0.53: REFUSED (the server refuses the name: a dnsmasq without local=/<domain>/ does this), no records; missing a.lab.internal');
+    expect(r.message).toBe(
+      'SRV _x._tcp.lab.internal @10.0.0.53: REFUSED (the server refuses the name: a dnsmasq without local=/<domain>/ does this), no records; missing a.lab.internal',
+    );
     expect(conn.commands.length).toBeGreaterThan(1);
   });
 

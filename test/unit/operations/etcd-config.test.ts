@@ -53,7 +53,16 @@ ETCD_INITIAL_CLUSTER_TOKEN="lab-token"
 `;
 const CENTOS_STOCK = '#[Member]\n#ETCD_CORS=""\nETCD_DATA_DIR="/var/lib/etcd/default.etcd"\nETCD_NAME="default"\n';
 
-const has = (content: string, mode = 0o644): FileFact => ({ exists: true, type: 'file', mode, owner: 'root', group: 'root', size: content.length, sha256: sha256(content), content });
+const has = (content: string, mode = 0o644): FileFact => ({
+  exists: true,
+  type: 'file',
+  mode,
+  owner: 'root',
+  group: 'root',
+  size: content.length,
+  sha256: sha256(content),
+  content,
+});
 const fx = (conf: FileFact, data: boolean, host = 'etcd0', cluster: Partial<ClusterSpec> = {}): Fixture => ({
   host,
   cluster,
@@ -66,7 +75,11 @@ const cases: { name: string; fx: Fixture; steps: Step[] }[] = [
   { name: 'static, first run', fx: fx({ exists: false }, false), steps: [write(null, STATIC_ETCD0)] },
   { name: 'static, unchanged', fx: fx(has(STATIC_ETCD0), false), steps: [] },
   { name: 'replaces the CentOS stock file (handlers fire)', fx: fx(has(CENTOS_STOCK), false), steps: [write(CENTOS_STOCK, STATIC_ETCD0)] },
-  { name: 'data dir exists: state new -> existing needs no restart', fx: fx(has(STATIC_ETCD0), true), steps: [write(STATIC_ETCD0, EXISTING, { noNotify: true })] },
+  {
+    name: 'data dir exists: state new -> existing needs no restart',
+    fx: fx(has(STATIC_ETCD0), true),
+    steps: [write(STATIC_ETCD0, EXISTING, { noNotify: true })],
+  },
   { name: 'existing and data dir: unchanged', fx: fx(has(EXISTING), true), steps: [] },
   {
     name: 'state and something else changed: handlers fire',
@@ -76,16 +89,34 @@ const cases: { name: string; fx: Fixture; steps: Step[] }[] = [
   {
     name: 'only the mode is wrong',
     fx: fx(has(STATIC_ETCD0, 0o600), false),
-    steps: [{ kind: 'command', description: `set 0644 root:root on ${CONF}`, command: `chmod 0644 -- ${CONF}`, effects: [{ kind: 'path', path: CONF, state: 'present', mode: 0o644, owner: 'root', group: 'root' }] }],
+    steps: [
+      {
+        kind: 'command',
+        description: `set 0644 root:root on ${CONF}`,
+        command: `chmod 0644 -- ${CONF}`,
+        effects: [{ kind: 'path', path: CONF, state: 'present', mode: 0o644, owner: 'root', group: 'root' }],
+      },
+    ],
   },
   {
     name: 'dns + tls, listen any',
-    fx: fx({ exists: false }, false, 'etcd1', { bootstrap: 'dns', listen: 'any', dns: { domain: 'lab.internal', server: 'etcd0', srvName: 'blue' }, tls: { dir: '/etc/etcd/pki/' } }),
+    fx: fx({ exists: false }, false, 'etcd1', {
+      bootstrap: 'dns',
+      listen: 'any',
+      dns: { domain: 'lab.internal', server: 'etcd0', srvName: 'blue' },
+      tls: { dir: '/etc/etcd/pki/' },
+    }),
     steps: [write(null, DNS_TLS_ETCD1)],
   },
   {
     name: 'discovery via an etcd endpoint, own ports and data dir',
-    fx: fx({ exists: false }, true, 'etcd2', { bootstrap: 'discovery', discovery: { endpoint: 'http://10.88.0.1:2379/' }, clientPort: 2479, peerPort: 2480, dataDir: '/srv/etcd' }),
+    fx: fx({ exists: false }, true, 'etcd2', {
+      bootstrap: 'discovery',
+      discovery: { endpoint: 'http://10.88.0.1:2379/' },
+      clientPort: 2479,
+      peerPort: 2480,
+      dataDir: '/srv/etcd',
+    }),
     steps: [write(null, DISCOVERY_ETCD2)],
   },
 ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeConnection, type FakeCommandResult } from '../../../src/connection/fake.js';
+import { FakeConnection, type FakeCommandResult } from '../../helpers/fake-connection.js';
 import { file, sha256, type FileFact } from '../../../src/facts/file.js';
 import { etcdVerifyOp } from '../../../src/operations/etcd-verify.js';
 import type { Step } from '../../../src/plan/types.js';
@@ -8,8 +8,27 @@ import { fact, planOf } from './helpers.js';
 const CONF = '/etc/etcd/etcd.conf';
 const NEW = 'ETCD_NAME="etcd0"\nETCD_INITIAL_CLUSTER_STATE="new"\n';
 const EXISTING = 'ETCD_NAME="etcd0"\nETCD_INITIAL_CLUSTER_STATE="existing"\n';
-const has = (content: string): FileFact => ({ exists: true, type: 'file', mode: 0o644, owner: 'root', group: 'root', size: content.length, sha256: sha256(content), content });
-const REWRITE: Step = { kind: 'file', description: `set ETCD_INITIAL_CLUSTER_STATE="existing" in ${CONF}`, path: CONF, before: NEW, after: EXISTING, mode: 0o644, owner: 'root', group: 'root', noNotify: true };
+const has = (content: string): FileFact => ({
+  exists: true,
+  type: 'file',
+  mode: 0o644,
+  owner: 'root',
+  group: 'root',
+  size: content.length,
+  sha256: sha256(content),
+  content,
+});
+const REWRITE: Step = {
+  kind: 'file',
+  description: `set ETCD_INITIAL_CLUSTER_STATE="existing" in ${CONF}`,
+  path: CONF,
+  before: NEW,
+  after: EXISTING,
+  mode: 0o644,
+  owner: 'root',
+  group: 'root',
+  noNotify: true,
+};
 
 const IDS: Record<string, string> = { etcd0: '13668033151171901709', etcd1: '3029890054896913789', etcd2: '17016433951581530877' };
 const ip = (n: string) => ({ etcd0: '10.88.0.10', etcd1: '10.88.0.11', etcd2: '10.88.0.12' })[n]!;
@@ -17,12 +36,25 @@ const ip = (n: string) => ({ etcd0: '10.88.0.10', etcd1: '10.88.0.11', etcd2: '1
 const memberList = (members: { name: string; started?: boolean; peer?: string }[]): string =>
   JSON.stringify({ header: { cluster_id: 1, member_id: 2, raft_term: 2 }, members: [] }).replace(
     '[]',
-    '[' + members.map((m) => m.started === false
-      ? `{"ID":${IDS[m.name]},"peerURLs":["http://${ip(m.name)}:2380"]}`
-      : `{"ID":${IDS[m.name]},"name":"${m.name}","peerURLs":["${m.peer ?? `http://${ip(m.name)}:2380`}"],"clientURLs":["http://${ip(m.name)}:2379"]}`).join(',') + ']',
+    '[' +
+      members
+        .map((m) =>
+          m.started === false
+            ? `{"ID":${IDS[m.name]},"peerURLs":["http://${ip(m.name)}:2380"]}`
+            : `{"ID":${IDS[m.name]},"name":"${m.name}","peerURLs":["${m.peer ?? `http://${ip(m.name)}:2380`}"],"clientURLs":["http://${ip(m.name)}:2379"]}`,
+        )
+        .join(',') +
+      ']',
   ) + '\n';
 const health = (bad: string[] = []) =>
-  JSON.stringify(['etcd0', 'etcd1', 'etcd2'].map((n) => ({ endpoint: `http://${ip(n)}:2379`, health: !bad.includes(n), took: '1ms', ...(bad.includes(n) ? { error: 'context deadline exceeded' } : {}) })));
+  JSON.stringify(
+    ['etcd0', 'etcd1', 'etcd2'].map((n) => ({
+      endpoint: `http://${ip(n)}:2379`,
+      health: !bad.includes(n),
+      took: '1ms',
+      ...(bad.includes(n) ? { error: 'context deadline exceeded' } : {}),
+    })),
+  );
 const ALL = [{ name: 'etcd0' }, { name: 'etcd1' }, { name: 'etcd2' }];
 
 /** A host whose etcd answers from `rounds` in turn (the last one repeats). */
@@ -84,7 +116,10 @@ describe('etcd_verify verify()', () => {
   it('polls until the cluster forms', async () => {
     const conn = host([
       { list: { exitCode: 1, stderr: 'Error: context deadline exceeded\n' }, health: { exitCode: 1, stdout: health(['etcd0', 'etcd1', 'etcd2']) } },
-      { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', started: false }, { name: 'etcd2' }]) }, health: { exitCode: 1, stdout: health(['etcd1']) } },
+      {
+        list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', started: false }, { name: 'etcd2' }]) },
+        health: { exitCode: 1, stdout: health(['etcd1']) },
+      },
       {},
     ]);
     const r = await verifyWith(conn, { timeout: 5, interval_ms: 1 });
@@ -93,14 +128,29 @@ describe('etcd_verify verify()', () => {
   });
 
   it.each<[string, { list?: FakeCommandResult; health?: FakeCommandResult }, string]>([
-    ['etcd down', { list: { exitCode: 1, stderr: 'Error: context deadline exceeded\n' }, health: { exitCode: 1, stdout: health(['etcd0', 'etcd1', 'etcd2']) } },
-      'member list via http://10.88.0.10:2379: context deadline exceeded; etcd0 unhealthy (context deadline exceeded); etcd1 unhealthy (context deadline exceeded); etcd2 unhealthy (context deadline exceeded)'],
-    ['a member missing', { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1' }]) }, health: { exitCode: 1, stdout: health(['etcd2']) } },
-      'etcd2 missing; etcd2 unhealthy (context deadline exceeded)'],
-    ['a member never started', { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', started: false }, { name: 'etcd2' }]) }, health: { exitCode: 1, stdout: health(['etcd1']) } },
-      'etcd1 not started; etcd1 unhealthy (context deadline exceeded)'],
-    ['a peer URL differs', { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', peer: 'http://10.99.0.1:2380' }, { name: 'etcd2' }]) } },
-      'etcd1 has peer URLs http://10.99.0.1:2380, expected http://10.88.0.11:2380'],
+    [
+      'etcd down',
+      { list: { exitCode: 1, stderr: 'Error: context deadline exceeded\n' }, health: { exitCode: 1, stdout: health(['etcd0', 'etcd1', 'etcd2']) } },
+      'member list via http://10.88.0.10:2379: context deadline exceeded; etcd0 unhealthy (context deadline exceeded); etcd1 unhealthy (context deadline exceeded); etcd2 unhealthy (context deadline exceeded)',
+    ],
+    [
+      'a member missing',
+      { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1' }]) }, health: { exitCode: 1, stdout: health(['etcd2']) } },
+      'etcd2 missing; etcd2 unhealthy (context deadline exceeded)',
+    ],
+    [
+      'a member never started',
+      {
+        list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', started: false }, { name: 'etcd2' }]) },
+        health: { exitCode: 1, stdout: health(['etcd1']) },
+      },
+      'etcd1 not started; etcd1 unhealthy (context deadline exceeded)',
+    ],
+    [
+      'a peer URL differs',
+      { list: { stdout: memberList([{ name: 'etcd0' }, { name: 'etcd1', peer: 'http://10.99.0.1:2380' }, { name: 'etcd2' }]) } },
+      'etcd1 has peer URLs http://10.99.0.1:2380, expected http://10.88.0.11:2380',
+    ],
   ])('times out: %s', async (_n, round, problems) => {
     const r = await verifyWith(host([round]), { timeout: 0.02, interval_ms: 5 });
     expect(r.ok).toBe(false);

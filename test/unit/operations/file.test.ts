@@ -11,7 +11,14 @@ const P = '/etc/app.conf';
 const EVIL = "/etc/it's $(reboot)\n.conf";
 const ABSENT: FileFact = { exists: false };
 const has = (content: string, mode = 0o644, owner = 'root', group = 'root'): FileFact => ({
-  exists: true, type: 'file', mode, owner, group, size: content.length, sha256: sha256(content), content,
+  exists: true,
+  type: 'file',
+  mode,
+  owner,
+  group,
+  size: content.length,
+  sha256: sha256(content),
+  content,
 });
 const dir = (mode = 0o755, owner = 'root'): FileFact => ({ exists: true, type: 'directory', mode, owner, group: 'root', size: 4096 });
 const at = (path: string, f: FileFact): Fixture => ({ facts: [fact(file, { path }, f)] });
@@ -28,7 +35,12 @@ const cases: { name: string; args: FileArgs; fx: Fixture; steps: Step[] }[] = [
   { name: 'content changed', args: { path: P, content: 'b\n' }, fx: at(P, has('a\n')), steps: [write('a\n', 'b\n')] },
   { name: 'content changed, backup', args: { path: P, content: 'b\n', backup: true }, fx: at(P, has('a\n')), steps: [write('a\n', 'b\n', { backup: true })] },
   { name: 'new file, backup has nothing to keep', args: { path: P, content: 'b\n', backup: true }, fx: at(P, ABSENT), steps: [write(null, 'b\n')] },
-  { name: 'secret', args: { path: P, content: 'key', secret: true, mode: '0600' }, fx: at(P, ABSENT), steps: [write(null, 'key', { secret: true, mode: 0o600 })] },
+  {
+    name: 'secret',
+    args: { path: P, content: 'key', secret: true, mode: '0600' },
+    fx: at(P, ABSENT),
+    steps: [write(null, 'key', { secret: true, mode: 0o600 })],
+  },
   {
     name: 'only mode differs',
     args: { path: P, content: 'a\n', mode: '0600' },
@@ -45,7 +57,12 @@ const cases: { name: string; args: FileArgs; fx: Fixture; steps: Step[] }[] = [
       ]),
     ],
   },
-  { name: 'over 1 MB: compared by hash, before unknown', args: { path: P, content: 'b' }, fx: at(P, { ...(has('a') as FileFact & { exists: true }), content: undefined }), steps: [write(undefined, 'b')] },
+  {
+    name: 'over 1 MB: compared by hash, before unknown',
+    args: { path: P, content: 'b' },
+    fx: at(P, { ...(has('a') as FileFact & { exists: true }), content: undefined }),
+    steps: [write(undefined, 'b')],
+  },
   {
     name: 'template',
     args: { path: P, template: 'app.conf.j2' },
@@ -69,7 +86,12 @@ const cases: { name: string; args: FileArgs; fx: Fixture; steps: Step[] }[] = [
     fx: at('/d', dir(0o777)),
     steps: [run('set 0755 root:root on /d', 'chmod 0755 -- /d', [{ kind: 'path', path: '/d', state: 'present', mode: 0o755, owner: 'root', group: 'root' }])],
   },
-  { name: 'absent: removed', args: { path: EVIL, state: 'absent' }, fx: at(EVIL, has('x')), steps: [run(`remove ${EVIL}`, "rm -rf -- '/etc/it'\\''s $(reboot)\n.conf'", [{ kind: 'path', path: EVIL, state: 'absent' }])] },
+  {
+    name: 'absent: removed',
+    args: { path: EVIL, state: 'absent' },
+    fx: at(EVIL, has('x')),
+    steps: [run(`remove ${EVIL}`, "rm -rf -- '/etc/it'\\''s $(reboot)\n.conf'", [{ kind: 'path', path: EVIL, state: 'absent' }])],
+  },
   { name: 'absent: nothing to do', args: { path: P, state: 'absent' }, fx: at(P, ABSENT), steps: [] },
 ];
 

@@ -33,7 +33,13 @@ export const CLUSTER: ClusterSpec = {
 };
 
 const hostEntry = (name: string): HostEntry =>
-  ({ name, groups: ['all'], connection: { name, address: ADDR[name] ?? name }, vars: {}, location: { file: 'inv.yml', line: 1, col: 1 } }) as unknown as HostEntry;
+  ({
+    name,
+    groups: ['all'],
+    connection: { name, address: ADDR[name] ?? name },
+    vars: {},
+    location: { file: 'inv.yml', line: 1, col: 1 },
+  }) as unknown as HostEntry;
 
 /** An OperationContext answering facts from the fixture only (a fact it lacks is a test error). */
 export function fakeCtx(fx: Fixture = {}): { ctx: OperationContext; notes: string[] } {

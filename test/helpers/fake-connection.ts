@@ -2,8 +2,8 @@
  * An in-memory Connection for unit tests: commands go to a handler, files live in a Map.
  * Every exec, read and write is recorded.
  */
-import { ProvisionError } from '../errors.js';
-import type { Connection, ExecOptions, ExecResult, WriteFileOptions } from './types.js';
+import { ProvisionError } from '../../src/errors.js';
+import type { Connection, ExecOptions, ExecResult, WriteFileOptions } from '../../src/connection/types.js';
 
 export interface FakeCommandResult {
   exitCode?: number;
@@ -11,11 +11,7 @@ export interface FakeCommandResult {
   stderr?: string;
 }
 
-export type FakeHandler = (
-  command: string,
-  opts: ExecOptions,
-  conn: FakeConnection,
-) => FakeCommandResult | undefined | Promise<FakeCommandResult | undefined>;
+export type FakeHandler = (command: string, opts: ExecOptions, conn: FakeConnection) => FakeCommandResult | undefined | Promise<FakeCommandResult | undefined>;
 
 export interface FakeFile {
   content: Buffer;
