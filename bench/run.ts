@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: prints figures, asserts nothing.
- *   lab:        image build (cold, into a scratch cache), lab up (default, 30 nodes), memory per node
+ *   lab:        image build (cold, into a scratch cache), lab up and memory per node on each engine
+ *               (nspawn and docker, default topology), lab up for 30 nodes (default engine)
  *   provision:  converge from bare nodes, no-change re-run, --check --diff on a converged
  *               cluster (median of several runs, with the provisioner's peak memory)
  *   modes:      converge from bare nodes in each other bootstrap mode (static+TLS, DNS SRV+TLS,
@@ -16,11 +17,13 @@
  * `npm run bench -- scale`, `npm run bench -- sim`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as lab from '../src/lab/index.js';
+import { baseImageTag, nodeImageTag } from '../src/lab/docker.js';
+import { daemonAnswers, ensureDockerPackages, startDockerd, stopDockerd } from '../src/lab/dockerd.js';
 import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
 import { benchSim } from './sim.js';
@@ -48,10 +51,11 @@ const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
 };
 /**
  * Memory of the lab's nodes: the proportional set size (PSS: shared pages split between their
- * users) of every process in each node's tree (its systemd-nspawn and all below), averaged.
+ * users) of every process in each node's tree (nspawn: its systemd-nspawn and all below;
+ * docker: its containerd shim and all below; the Docker daemons themselves not counted), averaged.
  * MemAvailable deltas were tried first and drowned in the page cache (a negative figure).
  */
-function memPerNodeMb(): { mean: number; nodes: number } {
+function memPerNodeMb(eng: lab.LabEngine = lab.engine()): { mean: number; nodes: number } {
   const parent = new Map<number, number>();
   for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -68,10 +72,7 @@ function memPerNodeMb(): { mean: number; nodes: number } {
       return 0;
     }
   };
-  const roots = lab
-    .status()
-    .nodes.map((n) => n.pid)
-    .filter((p): p is number => !!p);
+  const roots = eng.nodeProcessRoots();
   const treeOf = (root: number) =>
     [...parent.keys()].filter((p) => {
       for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
@@ -127,12 +128,31 @@ async function benchLab() {
     fs.rmSync(scratch, { recursive: true, force: true });
     console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
   }
-  await lab.down();
-  const [upMs] = await timed(() => lab.up({ nodes: 3 }));
-  console.log(`lab up, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
-  await new Promise((r) => setTimeout(r, 3000));
-  const m4 = memPerNodeMb();
-  console.log(`memory per node (idle, booted; PSS of its processes): ${m4.mean.toFixed(0)} MB over ${m4.nodes} nodes`);
+  // A Docker daemon for the docker lab's figures, started here when none runs (its start is not
+  // part of `lab up`'s time), stopped by its pid at the end.
+  await ensureDockerPackages(console.log);
+  const benchDockerd = (await daemonAnswers()) ? undefined : await startDockerd(path.join(os.tmpdir(), `provision-bench-dockerd-${process.pid}.log`));
+  try {
+    for (const name of lab.ENGINES) {
+      const eng = lab.engine(name);
+      await eng.down();
+      if (name === 'docker') {
+        // First time on this machine: docker import of the lab's root filesystem, then the node image build.
+        spawnSync('docker', ['rmi', '-f', baseImageTag(), nodeImageTag(), 'provision-lab-rootfs:latest', 'provision-lab-node:latest'], { stdio: 'ignore' });
+        const [coldMs] = await timed(() => eng.up({ nodes: 3 }));
+        console.log(`lab up --engine docker, first time (docker import of the root filesystem + node image build): ${secs(coldMs)}`);
+        await eng.down();
+      }
+      const [upMs] = await timed(() => eng.up({ nodes: 3 }));
+      console.log(`lab up --engine ${name}, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
+      await new Promise((r) => setTimeout(r, 3000));
+      const m4 = memPerNodeMb(eng);
+      console.log(`memory per node, --engine ${name} (idle, booted; PSS of its processes): ${m4.mean.toFixed(0)} MB over ${m4.nodes} nodes`);
+      if (name === 'docker') await eng.down();
+    }
+  } finally {
+    if (benchDockerd) await stopDockerd(benchDockerd);
+  }
   await lab.down();
   const [up30] = await timed(() => lab.up({ nodes: 29 }));
   console.log(`lab up, 30 nodes (29 etcd + infra): ${secs(up30)}   (target < 90 s)`);
