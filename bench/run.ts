@@ -1,23 +1,32 @@
 /**
  * `npm run bench`: prints figures, asserts nothing.
- *   lab:        image build (cold, into a scratch cache), lab up (default, 30 nodes), memory per node
+ *   lab:        image build (cold, into a scratch cache), lab up and memory per node on each engine
+ *               (nspawn and docker, default topology), lab up for 30 nodes (default engine)
  *   provision:  converge from bare nodes, no-change re-run, --check --diff on a converged
  *               cluster (median of several runs, with the provisioner's peak memory)
  *   modes:      converge from bare nodes in each other bootstrap mode (static+TLS, DNS SRV+TLS,
  *               discovery URL with and without TLS), median of several runs
  *   scale:      30 hosts at once: ten 3-member clusters converging together on a 30-node lab
  *               (time, peak memory of the provisioners, handshakes retried)
+ *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
+ *               nothing to change (wall time, CPU ms and MB per host, peak memory)
+ *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
+ * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
+ * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
- * `npm run bench -- scale`; default all.
+ * `npm run bench -- scale`, `npm run bench -- sim`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as lab from '../src/lab/index.js';
+import { baseImageTag, nodeImageTag } from '../src/lab/docker.js';
+import { daemonAnswers, ensureDockerPackages, startDockerd, stopDockerd } from '../src/lab/dockerd.js';
 import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
+import { benchSim } from './sim.js';
 import { peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
 
 const args = process.argv.slice(2);
@@ -30,6 +39,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** `median 1.23 s (min 1.01, max 1.60, n=5)` */
+const spread = (xs: number[], fmt: (n: number) => string = secs) =>
+  `median ${fmt(median(xs))} (min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))}, ${xs.length} runs)`;
+/** Ratios that hold across machines, filled in by the parts that ran. */
+const ratios: string[] = [];
 const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
   const t0 = performance.now();
   const r = await fn();
@@ -37,10 +51,11 @@ const timed = async <T>(fn: () => Promise<T>): Promise<[number, T]> => {
 };
 /**
  * Memory of the lab's nodes: the proportional set size (PSS: shared pages split between their
- * users) of every process in each node's tree (its systemd-nspawn and all below), averaged.
+ * users) of every process in each node's tree (nspawn: its systemd-nspawn and all below;
+ * docker: its containerd shim and all below; the Docker daemons themselves not counted), averaged.
  * MemAvailable deltas were tried first and drowned in the page cache (a negative figure).
  */
-function memPerNodeMb(): { mean: number; nodes: number } {
+function memPerNodeMb(eng: lab.LabEngine = lab.engine()): { mean: number; nodes: number } {
   const parent = new Map<number, number>();
   for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -57,10 +72,7 @@ function memPerNodeMb(): { mean: number; nodes: number } {
       return 0;
     }
   };
-  const roots = lab
-    .status()
-    .nodes.map((n) => n.pid)
-    .filter((p): p is number => !!p);
+  const roots = eng.nodeProcessRoots();
   const treeOf = (root: number) =>
     [...parent.keys()].filter((p) => {
       for (let q: number | undefined = p; q && q > 1; q = parent.get(q)) if (q === root) return true;
@@ -71,10 +83,14 @@ function memPerNodeMb(): { mean: number; nodes: number } {
 }
 
 /** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
-function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; peakMb: number }> {
+function cli(
+  argv: string[],
+  bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'),
+): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/provision.js'), ...argv], {
+    // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
+    const child = spawn(process.execPath, [bin, ...argv], {
       env: { ...process.env, PROVISION_REPORT_PEAK_RSS: '1', FORCE_COLOR: '0' },
     });
     let out = '';
@@ -83,7 +99,13 @@ function cli(argv: string[]): Promise<{ ms: number; code: number; out: string; p
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => {
       const peak = /peak-rss-kb=(\d+)/.exec(err);
-      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN });
+      let firstConnectMs: number | undefined;
+      try {
+        firstConnectMs = (JSON.parse(out) as { timings?: { firstConnectMs?: number } }).timings?.firstConnectMs;
+      } catch {
+        // not --json
+      }
+      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, firstConnectMs });
     });
   });
 }
@@ -106,12 +128,31 @@ async function benchLab() {
     fs.rmSync(scratch, { recursive: true, force: true });
     console.log(`image build (cold, debootstrap + repository): ${secs(ms)}   (target < 180 s)`);
   }
-  await lab.down();
-  const [upMs] = await timed(() => lab.up({ nodes: 3 }));
-  console.log(`lab up, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
-  await new Promise((r) => setTimeout(r, 3000));
-  const m4 = memPerNodeMb();
-  console.log(`memory per node (idle, booted; PSS of its processes): ${m4.mean.toFixed(0)} MB over ${m4.nodes} nodes`);
+  // A Docker daemon for the docker lab's figures, started here when none runs (its start is not
+  // part of `lab up`'s time), stopped by its pid at the end.
+  await ensureDockerPackages(console.log);
+  const benchDockerd = (await daemonAnswers()) ? undefined : await startDockerd(path.join(os.tmpdir(), `provision-bench-dockerd-${process.pid}.log`));
+  try {
+    for (const name of lab.ENGINES) {
+      const eng = lab.engine(name);
+      await eng.down();
+      if (name === 'docker') {
+        // First time on this machine: docker import of the lab's root filesystem, then the node image build.
+        spawnSync('docker', ['rmi', '-f', baseImageTag(), nodeImageTag(), 'provision-lab-rootfs:latest', 'provision-lab-node:latest'], { stdio: 'ignore' });
+        const [coldMs] = await timed(() => eng.up({ nodes: 3 }));
+        console.log(`lab up --engine docker, first time (docker import of the root filesystem + node image build): ${secs(coldMs)}`);
+        await eng.down();
+      }
+      const [upMs] = await timed(() => eng.up({ nodes: 3 }));
+      console.log(`lab up --engine ${name}, default topology (4 nodes): ${secs(upMs)}   (target < 20 s)`);
+      await new Promise((r) => setTimeout(r, 3000));
+      const m4 = memPerNodeMb(eng);
+      console.log(`memory per node, --engine ${name} (idle, booted; PSS of its processes): ${m4.mean.toFixed(0)} MB over ${m4.nodes} nodes`);
+      if (name === 'docker') await eng.down();
+    }
+  } finally {
+    if (benchDockerd) await stopDockerd(benchDockerd);
+  }
   await lab.down();
   const [up30] = await timed(() => lab.up({ nodes: 29 }));
   console.log(`lab up, 30 nodes (29 etcd + infra): ${secs(up30)}   (target < 90 s)`);
@@ -136,29 +177,26 @@ async function benchProvision() {
   await lab.up({ nodes: 3 });
   // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
   const inv = lab.labFiles.inventory;
-  const rows: Record<string, { ms: number[]; peak: number[] }> = {
-    converge: { ms: [], peak: [] },
-    rerun: { ms: [], peak: [] },
-    check: { ms: [], peak: [] },
-    status: { ms: [], peak: [] },
-    exec: { ms: [], peak: [] },
+  const rows: Record<string, { ms: number[]; peak: number[]; first: number[] }> = {
+    converge: { ms: [], peak: [], first: [] },
+    rerun: { ms: [], peak: [], first: [] },
+    check: { ms: [], peak: [], first: [] },
   };
-  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number }) => {
+  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
     rows[k]!.ms.push(r.ms);
     rows[k]!.peak.push(r.peakMb);
+    if (r.firstConnectMs !== undefined) rows[k]!.first.push(r.firstConnectMs);
   };
   for (let i = 0; i < RUNS; i++) {
     await resetEtcdNodes();
-    record('converge', await cli([inv]));
-    record('rerun', await cli([inv]));
-    record('check', await cli([inv, '--check', '--diff']));
+    record('converge', await cli([inv, '--json']));
+    record('rerun', await cli([inv, '--json']));
+    record('check', await cli([inv, '--check', '--diff', '--json']));
   }
-  // Ad-hoc commands on the converged cluster: status (every member read) and exec on all 4 hosts.
-  for (let i = 0; i < RUNS; i++) {
-    record('status', await cli([inv, 'status']));
-    record('exec', await cli([inv, 'exec', '--', 'true']));
-  }
+  // provision --help: start-up alone.
+  const help: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 10); i++) help.push((await cli(['--help'])).ms);
   const withEtcd = memPerNodeMb();
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s', status: '< 1 s', exec: '< 0.5 s' };
@@ -170,10 +208,12 @@ async function benchProvision() {
     exec: 'exec -- true, 4 hosts',
   };
   for (const [k, v] of Object.entries(rows)) {
-    console.log(
-      `${names[k]!.padEnd(28)} median ${secs(median(v.ms))} over ${v.ms.length} runs (min ${secs(Math.min(...v.ms))}, max ${secs(Math.max(...v.ms))}); peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`,
-    );
+    console.log(`${names[k]!.padEnd(28)} ${spread(v.ms)}; peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
   }
+  if (rows.rerun!.first.length) console.log(`${'no-change: first connection'.padEnd(28)} ${spread(rows.rerun!.first)} after the process started`);
+  console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s)`);
+  const conv = median(rows.converge!.ms);
+  ratios.push(`no-change / converge: ${(median(rows.rerun!.ms) / conv).toFixed(2)}`, `check / converge: ${(median(rows.check!.ms) / conv).toFixed(2)}`);
 }
 
 async function benchModes() {
@@ -196,7 +236,7 @@ async function benchModes() {
       ms.push(r.ms);
     }
     const what = `${LAB_VARIANTS[v].bootstrap}${LAB_VARIANTS[v].tls ? ' + TLS' : ''}`;
-    console.log(`converge, ${what.padEnd(17)} median ${secs(median(ms))} over ${runs} runs (min ${secs(Math.min(...ms))}, max ${secs(Math.max(...ms))})`);
+    console.log(`converge, ${what.padEnd(17)} ${spread(ms)}`);
   }
 }
 
@@ -223,7 +263,72 @@ async function benchScale() {
   }
 }
 
+/**
+ * This build against another (BENCH_BASELINE_BIN: a copy of an earlier bin/ and dist/) on the
+ * converged 3-node lab, run by turns (A B A B ...) so that both meet the same machine load:
+ * no-change run, --check --diff and --help; medians and the median of the paired ratios.
+ */
+async function benchCompare() {
+  const base = process.env.BENCH_BASELINE_BIN;
+  if (!base) throw new Error('bench compare: set BENCH_BASELINE_BIN to the bin/provision.js of the build to compare with');
+  console.log(`## this build against ${base} (3-node lab, converged; taken by turns)`);
+  await lab.up({ nodes: 3 });
+  const inv = lab.labFiles.inventory;
+  const mine = path.join(projectRoot, 'bin/provision.js');
+  const ok = async (argv: string[], bin: string) => {
+    const r = await cli(argv, bin);
+    if (r.code !== 0) throw new Error(`${argv.join(' ')} (${bin}) exited ${r.code}:\n${r.out}`);
+    return r.ms;
+  };
+  if ((await cli([inv], mine)).code !== 0) throw new Error('the lab does not converge');
+  const kinds: [string, string[]][] = [
+    ['no-change re-run', [inv]],
+    ['--check --diff', [inv, '--check', '--diff']],
+    ['provision --help', ['--help']],
+  ];
+  for (const [name, argv] of kinds) {
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < Math.max(RUNS, 8); i++) {
+      a.push(await ok(argv, base));
+      b.push(await ok(argv, mine));
+    }
+    const paired = median(b.map((x, i) => x / a[i]!));
+    console.log(
+      `${name.padEnd(18)} before ${spread(a)}\n${''.padEnd(18)} after  ${spread(b)}\n${''.padEnd(18)} after/before, median of pairs: ${paired.toFixed(2)}`,
+    );
+  }
+}
+
+async function benchSimulated() {
+  const sizes = [3, 100, 500];
+  const forks = 500;
+  console.log(`## simulated hosts (controller cost; ${sizes.join(', ')} hosts, nothing to change, --forks ${forks})`);
+  const res = await benchSim(sizes, Math.max(1, Math.min(RUNS, 3)), forks);
+  const mb = (n: number) => `${n.toFixed(0)} MB`;
+  const ms = (n: number) => `${n.toFixed(1)} ms`;
+  for (const [n, rs] of res) {
+    console.log(
+      `${`${n} hosts`.padEnd(10)} wall ${spread(rs.map((r) => r.ms))}; CPU per host ${spread(
+        rs.map((r) => r.cpuMs / n),
+        ms,
+      )}; peak memory ${spread(
+        rs.map((r) => r.peakMb),
+        mb,
+      )}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`,
+    );
+  }
+  const wall = (n: number) => median(res.get(n)!.map((r) => r.ms));
+  ratios.push(
+    `100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`,
+    `500 hosts / 100 hosts (simulated, wall): ${(wall(500) / wall(100)).toFixed(2)}`,
+  );
+}
+
 if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
 if (want('scale')) await benchScale();
+if (want('sim')) await benchSimulated();
+if (parts.includes('compare')) await benchCompare();
+if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);

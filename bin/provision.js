@@ -4,5 +4,10 @@ import { main } from '../dist/cli/main.js';
 
 const code = await main(process.argv.slice(2));
 // For the benchmark: the provisioner's own peak memory.
-if (process.env.PROVISION_REPORT_PEAK_RSS) process.stderr.write(`peak-rss-kb=${process.resourceUsage().maxRSS}\n`);
+if (process.env.PROVISION_REPORT_PEAK_RSS) {
+  const u = process.resourceUsage();
+  process.stderr.write(`peak-rss-kb=${u.maxRSS} cpu-ms=${Math.round((u.userCPUTime + u.systemCPUTime) / 1000)}\n`);
+}
+// Output to a pipe is written asynchronously: exiting at once would cut a large --json document.
+await new Promise((resolve) => process.stdout.write('', resolve));
 process.exit(code);

@@ -1,28 +1,19 @@
-/** The command line: the only place that decides exit codes. */
+/**
+ * The command line: the only place that decides exit codes. It loads only what the command
+ * needs: `--help` and `--version` load nothing else; a run loads the engine, the SSH client
+ * and the operations (./converge.ts); `lab` loads the lab (./lab.ts).
+ */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '../connection/ssh.js';
-import { ProvisionError, isProvisionError } from '../errors.js';
-import { runPlaybook } from '../executor/run.js';
-import { limitHosts, loadInventory, selectHosts } from '../inventory/index.js';
-import { clusterLocation } from '../inventory/cluster.js';
+import type { connect } from '../connection/ssh.js';
+import { isProvisionError } from '../errors.js';
 import { projectRoot } from '../lab/topology.js';
-import { createRuntime, operations } from '../operations/index.js';
-import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
-import { loadPlaybook } from '../playbook/index.js';
-import { jsonReporter } from '../report/json.js';
-import { redacting } from '../report/redact.js';
-import { DISCOVERY_TOKEN_PATTERN, outputSecrets } from '../discovery/token.js';
-import { printable, terminalReporter } from '../report/terminal.js';
-import { labCommand } from './lab.js';
-import { COMMON_OPTIONS, COMMON_USAGE, applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
-import { execCommand } from './exec.js';
-import { listings } from './listings.js';
-import { redactingIO, type OutputRedactor } from './redact.js';
+import { printable } from '../util/printable.js';
+import { DISCOVERY_TOKEN_PATTERN } from '../discovery/token.js';
+import { COMMON_OPTIONS, COMMON_USAGE, type CommonValues } from './ansible-options.js';
+import { redactingIO } from './redact.js';
 import { commandOf } from './route.js';
-import { statusCommand } from './status.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, interrupted: 130 } as const;
 
@@ -59,9 +50,11 @@ export interface MainIO {
   stderr: (s: string) => void;
   /** Opens a connection to a host (default: SSH). Tests pass a fake. */
   connect?: typeof connect;
+  /** Whether stdout is a terminal (live progress display); default: process.stdout.isTTY. */
+  isTTY?: boolean;
 }
 
-const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+const defaultIO: MainIO = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), isTTY: !!process.stdout.isTTY };
 
 export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<number> {
   // Every byte printed, errors included, goes through the redactor (see redact.ts); the
@@ -69,11 +62,46 @@ export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<n
   const out = redactingIO(rawIO, { patterns: [DISCOVERY_TOKEN_PATTERN] });
   const io = out.io;
   try {
-    if (argv[0] === 'lab') return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
+    if (argv[0] === 'lab') {
+      const { labCommand } = await import('./lab.js');
+      return await labCommand(argv.slice(1), (l) => io.stdout(l + '\n'));
+    }
     const command = commandOf(argv);
-    if (command === 'exec') return await execCommand(argv, io, out);
-    if (command === 'status') return await statusCommand(argv, io, out);
-    return await converge(argv, io, out);
+    if (command === 'exec') return await (await import('./exec.js')).execCommand(argv, io, out);
+    if (command === 'status') return await (await import('./status.js')).statusCommand(argv, io, out);
+    const parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...COMMON_OPTIONS,
+        'list-hosts': { type: 'boolean' },
+        'list-tasks': { type: 'boolean' },
+        'syntax-check': { type: 'boolean' },
+        playbook: { type: 'string', short: 'p' },
+        check: { type: 'boolean', short: 'C' },
+        diff: { type: 'boolean', short: 'D' },
+        limit: { type: 'string', short: 'l' },
+        forks: { type: 'string', short: 'f' },
+        json: { type: 'boolean' },
+        'allow-partial': { type: 'boolean' },
+        'replace-lost-members': { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+    const { values } = parsed;
+    if (values.help) {
+      io.stdout(USAGE + '\n');
+      return EXIT.ok;
+    }
+    if (values.version) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+      io.stdout(`provision ${pkg.version}\n`);
+      return EXIT.ok;
+    }
+    const { converge } = await import('./converge.js');
+    return await converge(parsed, io, out);
   } catch (e) {
     if (isProvisionError(e)) {
       io.stderr(`error: ${printable(e.format())}\n`);
@@ -84,118 +112,26 @@ export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<n
       io.stderr(`error: ${e.message}\n${USAGE}\n`);
       return EXIT.usage;
     }
-    io.stderr(`internal error (please report it): ${(e as Error)?.stack ?? e}\n`);
+    io.stderr(`internal error (please report it): ${String((e as Error)?.stack ?? e)}\n`);
     return EXIT.error;
   }
 }
 
-async function converge(argv: string[], io: MainIO, out: OutputRedactor): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      ...COMMON_OPTIONS,
-      'list-hosts': { type: 'boolean' },
-      'list-tasks': { type: 'boolean' },
-      'syntax-check': { type: 'boolean' },
-      playbook: { type: 'string', short: 'p' },
-      check: { type: 'boolean', short: 'C' },
-      diff: { type: 'boolean', short: 'D' },
-      limit: { type: 'string', short: 'l' },
-      forks: { type: 'string', short: 'f' },
-      json: { type: 'boolean' },
-      'allow-partial': { type: 'boolean' },
-      'replace-lost-members': { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean' },
-    },
-  });
-  if (values.help) {
-    io.stdout(USAGE + '\n');
-    return EXIT.ok;
-  }
-  if (values.version) {
-    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string };
-    io.stdout(`provision ${pkg.version}\n`);
-    return EXIT.ok;
-  }
-  const { file: inventoryFile, rest } = inventoryArg(values, positionals, USAGE);
-  if (rest.length) throw new ProvisionError('USAGE', 'give exactly one inventory file', { hint: USAGE });
-  const forks = values.forks === undefined ? 10 : Number(values.forks);
-  if (!Number.isInteger(forks) || forks < 1) throw new ProvisionError('USAGE', `--forks must be a positive whole number, not "${values.forks}"`);
-
-  const cliWarnings: string[] = [];
-  const extra = extraVars(values, process.cwd(), os.homedir(), cliWarnings);
-  const inventory = loadInventory(inventoryFile, extra ? { extraVars: extra } : {});
-  inventory.warnings.unshift(...cliWarnings);
-  out.merge(outputSecrets(inventory));
-  for (const s of inventory.secrets ?? []) out.add(s);
-  // Known not to work with the etcd this targets: refused before any host is touched.
-  const unworkable = inventory.cluster && precheckDnsBootstrap(inventory.cluster);
-  if (unworkable) {
-    throw new ProvisionError('INVENTORY', `cluster ${inventory.cluster!.name}: ${unworkable}`, {
-      location: clusterLocation(inventory.cluster!, 'bootstrap') ?? { file: inventory.file, line: 1, col: 1 },
-    });
-  }
-  const playbookFile = values.playbook ?? DEFAULT_PLAYBOOK;
-  // The default playbook builds the inventory's cluster: without one there is nothing it could
-  // do, and "nothing to do" with exit 0 would hide the mistake (an Ansible inventory given as is).
-  if (!inventory.cluster && values.playbook === undefined) {
-    throw new ProvisionError('INVENTORY', `${inventoryFile} has no cluster: section, and the default playbook builds the inventory's cluster`, {
-      location: { file: inventoryFile, line: 1, col: 1 },
-      hint: 'add a cluster: section (in an INI inventory: cluster: in group_vars/all.yaml), or give --playbook FILE',
-    });
-  }
-  const playbook = loadPlaybook(playbookFile, operations, inventory);
-  const selected = [...new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)))];
-  const limited = new Set(limitHosts(inventory, values.limit, selected));
-  if (values['syntax-check'] || values['list-hosts'] || values['list-tasks']) {
-    io.stdout(listings(playbook, inventory, limited, { hosts: !!values['list-hosts'], tasks: !!values['list-tasks'] }));
-    return EXIT.ok;
-  }
-  if (limited.size === 0) inventory.warnings.push(`nothing to do: no play of ${playbook.file} matches a host of the inventory`);
-  const creds = await applyCredentials(values, inventory, [...limited]);
-  creds.secrets.forEach(out.add);
-  // Passwords and capability-like values (discovery tokens) are masked in all output.
-  const emit = redacting(
-    values.json ? jsonReporter(io.stdout) : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout }),
-    out.redact,
-  );
-
-  let aborted = false;
-  const onSigint = () => {
-    if (aborted) {
-      io.stderr('\nsecond interrupt: exiting now\n');
-      process.exit(EXIT.interrupted);
-    }
-    aborted = true;
-    io.stderr('\ninterrupt: finishing the steps in flight (Ctrl-C again to exit at once)\n');
+/** The parsed command line of a run. */
+export type RunArgs = {
+  values: CommonValues & {
+    'list-hosts'?: boolean;
+    'list-tasks'?: boolean;
+    'syntax-check'?: boolean;
+    playbook?: string;
+    check?: boolean;
+    diff?: boolean;
+    limit?: string;
+    forks?: string;
+    json?: boolean;
+    'allow-partial'?: boolean;
+    'replace-lost-members'?: boolean;
+    verbose?: boolean[];
   };
-  process.on('SIGINT', onSigint);
-  // The cluster's certificates and discovery token: made once, only if a task asks for them.
-  const runtime = createRuntime({ check: !!values.check, inventory, log: (message) => emit({ type: 'notice', message }) });
-  try {
-    const summary = await runPlaybook(inventory, playbook, {
-      check: !!values.check,
-      forks,
-      // The hosts --limit kept, by name (a pattern naming a host that does not exist selected nothing from it).
-      limit: values.limit === undefined ? undefined : [...limited].join(','),
-      operations,
-      connect: io.connect ?? connect,
-      vars: extra?.raw ?? {},
-      runtime,
-      options: { allowPartial: !!values['allow-partial'], replaceLostMembers: !!values['replace-lost-members'] },
-      emit,
-      aborted: () => aborted,
-    });
-    if (summary.interrupted) return EXIT.interrupted;
-    const recaps = Object.values(summary.hosts);
-    if (recaps.some((r) => r.unreachable)) return EXIT.unreachable;
-    if (recaps.some((r) => r.failed)) return EXIT.failed;
-    return EXIT.ok;
-  } finally {
-    runtime.dispose();
-    process.off('SIGINT', onSigint);
-  }
-}
+  positionals: string[];
+};

@@ -151,18 +151,33 @@ export function hostFieldMatches(field: string, name: string): boolean {
   return positive;
 }
 
+/**
+ * Parsed files, while unchanged (same inode, size, mtime and ctime): a run over hundreds of hosts reads one
+ * known_hosts of hundreds of lines once, not once per host.
+ */
+const parsedFiles = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
+
 async function readEntries(files: readonly string[]): Promise<KnownHostEntry[]> {
   const all: KnownHostEntry[] = [];
   for (const f of files) {
     const file = expandHome(f);
-    let text: string;
+    let entries: KnownHostEntry[];
     try {
-      text = await fsp.readFile(file, 'utf8');
+      const st = await fsp.stat(file);
+      const stamp = `${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+      const hit = parsedFiles.get(file);
+      if (hit && hit.stamp === stamp) entries = hit.entries;
+      else {
+        const text = await fsp.readFile(file, 'utf8');
+        entries = parseKnownHosts(text, file);
+        // Cached only when the file did not change while it was read.
+        if (Buffer.byteLength(text) === st.size) parsedFiles.set(file, { stamp, entries });
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw e;
     }
-    all.push(...parseKnownHosts(text, file));
+    all.push(...entries);
   }
   return all;
 }

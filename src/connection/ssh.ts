@@ -22,6 +22,7 @@ import {
 } from './known-hosts.js';
 import { formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
 import { readRemoteFile, writeRemoteFile, type FileOpsContext } from './files.js';
+import { batchScript, parseBatch } from './batch.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -122,6 +123,18 @@ interface AuthPlan {
   notes: string[];
 }
 
+/**
+ * A key file parsed once per process and content (hundreds of hosts share one key): ssh2 takes
+ * the parsed key as it is.
+ */
+const parsedKeys = new Map<string, ReturnType<typeof utils.parseKey>>();
+function parsedKey(data: Buffer): ReturnType<typeof utils.parseKey> {
+  const k = data.toString('base64');
+  let p = parsedKeys.get(k);
+  if (!p) parsedKeys.set(k, (p = utils.parseKey(data)));
+  return p;
+}
+
 async function planAuth(t: Target, settings: ConnectionSettings, withPassword: boolean): Promise<AuthPlan> {
   const methods: AuthPlan['methods'] = [];
   const notes: string[] = [];
@@ -138,7 +151,7 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
       continue;
     }
     const passphrase = settings.keyPassphrases?.[f];
-    const parsed = utils.parseKey(data, passphrase);
+    const parsed = passphrase === undefined ? parsedKey(data) : utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       if (/passphrase|encrypted/i.test(parsed.message)) {
         notes.push(`key ${file} is protected by a passphrase (load it into ssh-agent with: ssh-add ${file})`);
@@ -150,7 +163,7 @@ async function planAuth(t: Target, settings: ConnectionSettings, withPassword: b
     methods.push({
       label: `publickey ${file}`,
       needs: 'publickey',
-      method: { type: 'publickey', username: t.user, key: data, ...(passphrase === undefined ? {} : { passphrase }) },
+      method: { type: 'publickey', username: t.user, key: Array.isArray(parsed) ? parsed[0]! : parsed },
     });
   }
   if (withPassword && settings.password !== undefined) {
@@ -467,6 +480,19 @@ export class SshConnection implements Connection {
       stderr: r.stderr.toString('utf8'),
       durationMs: r.durationMs,
     };
+  }
+
+  async execMany(commands: readonly string[], opts: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult[]> {
+    const batch = batchScript(commands);
+    const r = await this.run(batch.script, { become: this.usesSudo(opts.become), timeoutMs: opts.timeoutMs });
+    const each = r.durationMs;
+    return parseBatch(batch, r.stdout, r.stderr, commands.length, this.host).map((x, i) => ({
+      command: commands[i]!,
+      exitCode: x.exitCode,
+      stdout: x.stdout.toString('utf8'),
+      stderr: x.stderr.toString('utf8'),
+      durationMs: each,
+    }));
   }
 
   private sftp(): Promise<SFTPWrapper> {

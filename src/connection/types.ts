@@ -39,6 +39,11 @@ export interface WriteFileOptions {
 export interface Connection {
   readonly host: string;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Optional: several read-only commands in one round trip (src/connection/batch.ts), each
+   * result as exec() would have given it. Throws as exec() does, for the batch as a whole.
+   */
+  execMany?(commands: readonly string[], opts?: Omit<ExecOptions, 'stdin'>): Promise<ExecResult[]>;
   /** File content, or null if the file does not exist. */
   readFile(path: string, opts?: { become?: boolean }): Promise<Buffer | null>;
   /** Atomic write: temp file in the target directory, mode/owner set, then renamed over the target. */

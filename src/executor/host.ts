@@ -13,7 +13,7 @@ import type { Step } from '../plan/types.js';
 import { evaluateWhen } from '../playbook/when.js';
 import type { Play, Task } from '../playbook/types.js';
 import { renderArgs } from '../template/index.js';
-import type { RunEvent, TaskResult } from './events.js';
+import type { HostTiming, Phase, RunEvent, TaskResult } from './events.js';
 import { applyStep } from './apply.js';
 import type { Rendezvous } from './rendezvous.js';
 
@@ -46,6 +46,12 @@ export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
 export interface HostState {
   host: HostEntry;
   conn: Connection;
+  /**
+   * The connection as each phase uses it: round trips timed and reported, and (facts,
+   * verification) read-only commands asked for together sent as one batch.
+   */
+  phases: Record<Phase, Connection>;
+  timing: HostTiming;
   predicted: Step[];
   /**
    * Probe results (raw, as read on the host) by fact and become. Valid until a step is
@@ -139,10 +145,12 @@ function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean |
 }
 
 /** A task's connection (with its become setting) and the operation context built on it. */
-function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = false): { ctx: OperationContext; conn: Connection } {
+function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = false): { ctx: OperationContext; conns: Record<Phase, Connection> } {
   const { state, opts } = run;
   const become = task.become ?? run.play.become;
-  const conn = become === undefined ? state.conn : withBecome(state.conn, become);
+  const as = (c: Connection) => (become === undefined ? c : withBecome(c, become));
+  const conns = { facts: as(state.phases.facts), apply: as(state.phases.apply), verify: as(state.phases.verify) };
+  const conn = conns.facts;
   const unknowable = new Set<string>();
   const rendezvous = opts.rendezvous;
   const ctx: OperationContext = {
@@ -166,7 +174,7 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
     unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factKey(def, a)),
     note: (text: string) => notes.push(text),
   };
-  return { ctx, conn };
+  return { ctx, conns };
 }
 
 /**
@@ -205,7 +213,8 @@ async function runTask(run: HostRun, task: Task, handler: boolean): Promise<Task
     handler,
     durationMs: 0,
   };
-  const { ctx, conn } = taskContext(run, task, result.notes);
+  opts.emit({ type: 'task-start', host: state.host.name, play: play.name, task: task.name, handler });
+  const { ctx, conns } = taskContext(run, task, result.notes);
   const done = (outcome: HostOutcome = 'ok'): TaskOutcome => {
     result.durationMs = Date.now() - started;
     return { result, outcome };
@@ -222,12 +231,13 @@ async function runTask(run: HostRun, task: Task, handler: boolean): Promise<Task
     const args = renderArgs(task.args, run.vars, task.location);
     const wait = handler ? undefined : op.waitsForPeers?.(ctx, args);
     if (wait && opts.rendezvous) {
-      const held = await meet(run, wait, result);
+      const t0 = Date.now();
+      const held = await meet(run, wait, result).finally(() => (state.timing.waitMs += Date.now() - t0));
       if (held) return done(held);
     }
     // Waiting for peers is outside the throttle: a host holding a throttle slot while it
     // waits would keep the peers it waits for out.
-    const go = () => execute(run, op.plan(ctx, args), conn, result);
+    const go = () => execute(run, op.plan(ctx, args), conns, result);
     return done(await (task.throttle && opts.throttled ? opts.throttled(task, go) : go()));
   } catch (e) {
     result.status = 'failed';
@@ -279,8 +289,17 @@ async function meet(run: HostRun, wait: PeerWait, result: TaskResult): Promise<H
 }
 
 /** Applies a plan (or, in --check, records it as predicted), then its verification. */
-async function execute(run: HostRun, planned: Promise<OperationPlan>, conn: Connection, result: TaskResult): Promise<HostOutcome> {
+async function execute(run: HostRun, planned: Promise<OperationPlan>, conns: Record<Phase, Connection>, result: TaskResult): Promise<HostOutcome> {
   const { state, opts } = run;
+  const conn = conns.apply;
+  const timed = async <T>(key: 'applyMs' | 'verifyMs', p: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await p();
+    } finally {
+      state.timing[key] += Date.now() - t0;
+    }
+  };
   const plan = await planned;
   result.steps = plan.steps;
   if (opts.check) {
@@ -292,7 +311,7 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conn: Conn
       result.notes.push('verification runs after the changes above are made');
       return 'ok';
     }
-    const v = await verifyNow(plan, conn, opts, result);
+    const v = await timed('verifyMs', () => verifyNow(plan, conns.verify, opts, result));
     return v === INTERRUPTED ? 'interrupted' : v.ok ? 'ok' : 'failed';
   }
   for (const [i, step] of plan.steps.entries()) {
@@ -304,16 +323,16 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conn: Conn
       return 'interrupted';
     }
     state.probes.clear();
-    await applyStep(conn, step);
+    await timed('applyMs', () => applyStep(conn, step));
   }
   if (plan.steps.length) result.status = 'changed';
   if (!plan.verify) return 'ok';
-  const v = await verifyNow(plan, conn, opts, result);
+  const v = await timed('verifyMs', () => verifyNow(plan, conns.verify, opts, result));
   if (v === INTERRUPTED) return 'interrupted';
   if (!v.ok) return 'failed';
   for (const step of v.then ?? []) {
     state.probes.clear();
-    await applyStep(conn, step);
+    await timed('applyMs', () => applyStep(conn, step));
     result.steps.push(step);
     result.status = 'changed';
   }
@@ -376,6 +395,7 @@ function withBecome(conn: Connection, become: boolean): Connection {
   return {
     host: conn.host,
     exec: (c, o) => conn.exec(c, { ...o, become: o?.become ?? become }),
+    execMany: conn.execMany && ((cs, o) => conn.execMany!(cs, { ...o, become: o?.become ?? become })),
     readFile: (p, o) => conn.readFile(p, { ...o, become: o?.become ?? become }),
     writeFile: (p, c, o) => conn.writeFile(p, c, { ...o, become: o?.become ?? become }),
     close: () => conn.close(),

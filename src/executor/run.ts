@@ -3,6 +3,7 @@
  * order per host. A host that fails or cannot be reached is a value in the results; the
  * others carry on.
  */
+import os from 'node:os';
 import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Connection, ConnectionSettings } from '../connection/types.js';
@@ -11,7 +12,8 @@ import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
 import type { OperationDef, RunFlags, RunServices } from '../plan/operation.js';
 import type { Playbook, Task } from '../playbook/types.js';
-import { emptyRecap, type HostRecap, type RunEvent } from './events.js';
+import { coalescing } from '../connection/batch.js';
+import { emptyRecap, emptyTiming, type HostRecap, type HostTiming, type Phase, type RunEvent, type RunTimings } from './events.js';
 import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
 import { Rendezvous } from './rendezvous.js';
 import { slots } from './slots.js';
@@ -40,6 +42,11 @@ export interface RunSummary {
 
 export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts: RunOptions): Promise<RunSummary> {
   const started = Date.now();
+  // Process start to here: loading the code, the inventory and the playbook.
+  const startupMs = performance.now();
+  const cpu0 = process.cpuUsage();
+  let firstConnectMs: number | undefined;
+  const timings = new Map<string, HostTiming>();
   const aborted = opts.aborted ?? (() => false);
   const limited = opts.limit ? new Set(selectHosts(inventory, opts.limit)) : undefined;
   const playHosts = playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => !limited || limited.has(h)));
@@ -59,19 +66,33 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     if (!deadWhy.has(name)) deadWhy.set(name, why);
   };
   const connections = new Map<string, Promise<HostState | undefined>>();
-  // Bounded concurrent handshakes: sshd's MaxStartups drops connections beyond its limit.
-  const handshake = pLimit(Math.min(opts.forks, 10));
+  const handshake = handshakeLimits(opts.forks);
   const open = (name: string) => {
     let p = connections.get(name);
     if (!p) {
-      p = handshake(async () => {
-        const host = inventory.hosts.get(name)!;
+      const host = inventory.hosts.get(name)!;
+      p = handshake(host.connection, async () => {
         const t0 = Date.now();
+        const timing = emptyTiming();
+        timings.set(name, timing);
         try {
           const conn = await opts.connect(host.connection);
           const attempts = (conn as { connectAttempts?: number }).connectAttempts ?? 1;
-          emit({ type: 'connect', host: name, ok: true, durationMs: Date.now() - t0, attempts });
-          const st: HostState = { host, conn, predicted: [], probes: new Map() };
+          timing.connectMs = Date.now() - t0;
+          firstConnectMs ??= performance.now();
+          emit({ type: 'connect', host: name, ok: true, durationMs: timing.connectMs, attempts });
+          const phase = (p: Phase) =>
+            coalescing(conn, (r) => {
+              if (p === 'facts') {
+                timing.factRounds++;
+                timing.factCommands += r.commands.length;
+                timing.factsMs += r.durationMs;
+              } else if (p === 'apply') timing.applyRounds++;
+              else timing.verifyRounds++;
+              emit({ type: 'exec', host: name, phase: p, ...r });
+            });
+          const phases = { facts: phase('facts'), apply: phase('apply'), verify: phase('verify') };
+          const st: HostState = { host, conn, phases, timing, predicted: [], probes: new Map() };
           states.set(name, st);
           return st;
         } catch (e) {
@@ -109,6 +130,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
       await Promise.all(
         hosts.map((name) =>
           forks.run(async (park) => {
+            const t0 = Date.now();
             const st = await open(name);
             if (!st) return rendezvous.lost(name, deadWhy.get(name) ?? `${name} is unreachable`);
             if (aborted()) {
@@ -140,6 +162,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
               if (outcome === 'interrupted') stoppedAt(recap, name, `${at || 'during'} (play "${play.name}")`);
               if (outcome !== 'ok') rendezvous.lost(name, outcome === 'interrupted' ? `${name} was interrupted` : deadWhy.get(name)!);
             }
+            st.timing.totalMs += Date.now() - t0;
             if (outcome === 'unreachable') {
               recap[name]!.unreachable = 1;
               emit({ type: 'unreachable', host: name, message: 'connection lost during the run' });
@@ -152,7 +175,16 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
     await Promise.all([...states.values()].map((s) => s.conn.close().catch(() => {})));
   }
   if (aborted()) emit({ type: 'interrupted', message: 'interrupted: stopped after the steps in flight' });
-  emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check });
+  const cpu = process.cpuUsage(cpu0);
+  const runTimings: RunTimings = {
+    startupMs,
+    firstConnectMs,
+    wallMs: Date.now() - started,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    hosts: Object.fromEntries(timings),
+  };
+  emit({ type: 'recap', hosts: recap, durationMs: Date.now() - started, check: opts.check, timings: runTimings });
   return { hosts: recap, interrupted: aborted() };
 }
 
@@ -165,4 +197,26 @@ function absentWhy(host: string, deadWhy: Map<string, string>, limited: Set<stri
   if (deadWhy.has(host)) return deadWhy.get(host)!;
   if (limited && !limited.has(host)) return `${host} is not in this run (--limit)`;
   return `${host} is not a host of this play`;
+}
+
+/** sshd's default MaxStartups (10:30:100): beyond 10 unauthenticated connections it drops some. */
+export const MAX_STARTUPS = 10;
+/** Handshakes in flight per controller CPU: their crypto is the controller's main cost per host. */
+export const HANDSHAKES_PER_CPU = 8;
+
+/**
+ * Bounded concurrent handshakes: at most MAX_STARTUPS at once to one sshd (one address and
+ * port; hosts behind one jump host share its sshd), and at most HANDSHAKES_PER_CPU per CPU of
+ * the controller in all (never more than --forks).
+ */
+function handshakeLimits(forks: number) {
+  const all = pLimit(Math.min(forks, HANDSHAKES_PER_CPU * Math.max(1, os.availableParallelism())));
+  const perSshd = new Map<string, LimitFunction>();
+  return <T>(c: ConnectionSettings, fn: () => Promise<T>): Promise<T> => {
+    const at = c.proxyJump ? c.proxyJump : c;
+    const key = `${at.address}:${at.port}`;
+    let l = perSshd.get(key);
+    if (!l) perSshd.set(key, (l = pLimit(MAX_STARTUPS)));
+    return l(() => all(fn));
+  };
 }

@@ -133,7 +133,10 @@ export async function ensureRepo(log: (s: string) => void = () => {}): Promise<s
   fs.mkdirSync(tmp, { recursive: true });
   const work = fs.mkdtempSync(path.join(LAB.cacheDir, 'rpmbuild-'));
   try {
-    for (const r of RPMS) await buildRpm(r, tmp, work);
+    for (const [i, r] of RPMS.entries()) {
+      log(`repository: RPM ${i + 1} of ${RPMS.length}: ${r.name}`);
+      await buildRpm(r, tmp, work);
+    }
     await must(['createrepo_c', '--quiet', tmp], { what: 'createrepo_c' });
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
@@ -159,7 +162,9 @@ export async function ensureImage(log: (s: string) => void = () => {}): Promise<
     await must(['debootstrap', '--variant=minbase', `--include=${IMAGE_PACKAGES.join(',')}`, LAB.suite, tmpRoot, LAB.mirror], {
       what: 'debootstrap',
       timeoutMs: 20 * 60_000,
+      onLine: debootstrapProgress(log),
     });
+    log('image: customising (rpm database, users, sshd)');
     const base = RPMS[0]!;
     fs.copyFileSync(path.join(repo, `${base.name}-${base.version}-${base.release}.x86_64.rpm`), path.join(tmpRoot, 'tmp', 'lab-base.rpm'));
     await must(['chroot', tmpRoot, '/bin/sh', '-c', IMAGE_SCRIPT], { what: 'image customisation' });
@@ -182,4 +187,27 @@ export async function ensureImage(log: (s: string) => void = () => {}): Promise<
 async function isMountedUnder(p: string): Promise<boolean> {
   const r = await run(['findmnt', '-rn', '-o', 'OPTIONS']);
   return r.stdout.includes(p);
+}
+
+/**
+ * debootstrap's "I: Retrieving/Validating/Extracting/Unpacking/Configuring <package>" lines as
+ * progress: a line when the stage changes, and every 10 s within one (with packages done).
+ */
+export function debootstrapProgress(log: (s: string) => void, now: () => number = Date.now): (line: string) => void {
+  const t0 = now();
+  let stage = '';
+  let count = 0;
+  let last = 0;
+  return (line) => {
+    const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing|Resolving|Checking|Base system installed)\b/.exec(line);
+    if (!m) return;
+    const s = m[1]!;
+    count = s === stage ? count + 1 : 1;
+    const secs = Math.round((now() - t0) / 1000);
+    if (s !== stage || now() - last >= 10_000) {
+      stage = s;
+      last = now();
+      log(`image: debootstrap: ${s.toLowerCase()}${count > 1 ? ` (${count} packages)` : ''} (${secs} s)`);
+    }
+  };
 }

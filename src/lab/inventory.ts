@@ -1,5 +1,5 @@
 /** The inventory that points at the lab's nodes (written by `lab up`, and as inventories/lab.yaml). */
-import type { LabNode } from './topology.js';
+import type { EngineName, LabNode } from './topology.js';
 
 /** The lab's ways of bootstrapping etcd, each an inventory of its own. */
 export const LAB_VARIANTS = {
@@ -21,7 +21,7 @@ export const variantCluster = (variant: LabVariant): string => (variant === 'sta
  * @param filesPrefix where the key and known_hosts are, relative to the inventory file
  *   ('' for .lab/inventory.yaml, '../.lab/' for inventories/lab.yaml).
  */
-export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant: LabVariant = 'static'): string {
+export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant: LabVariant = 'static', engine: EngineName = 'nspawn'): string {
   const host = (n: LabNode) => `        ${n.name}: { address: ${n.address} }`;
   const etcd = nodes.filter((n) => n.role === 'etcd');
   const infra = nodes.filter((n) => n.role === 'infra');
@@ -37,8 +37,12 @@ export function labInventoryYaml(nodes: LabNode[], filesPrefix: string, variant:
   }
   if (v.tls) extra.push(`  tls: { dir: ${filesPrefix}tls-${name} }`);
   const title = variant === 'static' ? '' : ` Bootstrap: ${v.bootstrap}${v.tls ? ', with TLS' : ''}.`;
-  return `# The built-in local lab (\`provision lab up\`): ${etcd.length} etcd nodes and an infrastructure node.${title}
-# Generated from src/lab/topology.ts; keys and known_hosts are made by \`lab up\`.
+  const what =
+    engine === 'docker'
+      ? 'The local lab on Docker (`provision lab up --engine docker`, docker-compose.test.yml)'
+      : 'The built-in local lab (`provision lab up`)';
+  return `# ${what}: ${etcd.length} etcd nodes and an infrastructure node.${title}
+# Generated from src/lab/topology.ts; keys and known_hosts are made by \`lab up${engine === 'docker' ? ' --engine docker` (or `lab prepare --engine docker`)' : '`'}.
 all:
   vars:
     user: root

@@ -4,25 +4,25 @@
  * nodes reach each other and the host, nothing else.
  */
 import fs from 'node:fs';
-import { LAB, netnsName, vethName } from './topology.js';
+import { NSPAWN, netnsName, vethName } from './topology.js';
 import { must, run, sleep } from './sh.js';
 
 const linkExists = async (name: string) => (await run(['ip', 'link', 'show', 'dev', name])).code === 0;
 export const netnsExists = (name: string) => fs.existsSync(`/run/netns/${name}`);
 
 export async function ensureBridge(): Promise<void> {
-  if (!(await linkExists(LAB.bridge))) {
-    await must(['ip', 'link', 'add', LAB.bridge, 'type', 'bridge']);
+  if (!(await linkExists(NSPAWN.bridge))) {
+    await must(['ip', 'link', 'add', NSPAWN.bridge, 'type', 'bridge']);
   }
-  const addrs = await run(['ip', '-o', '-4', 'addr', 'show', 'dev', LAB.bridge]);
-  if (!addrs.stdout.includes(`${LAB.bridgeAddress}/`)) {
-    await must(['ip', 'addr', 'add', `${LAB.bridgeAddress}/${LAB.prefixLength}`, 'dev', LAB.bridge]);
+  const addrs = await run(['ip', '-o', '-4', 'addr', 'show', 'dev', NSPAWN.bridge]);
+  if (!addrs.stdout.includes(`${NSPAWN.bridgeAddress}/`)) {
+    await must(['ip', 'addr', 'add', `${NSPAWN.bridgeAddress}/${NSPAWN.prefixLength}`, 'dev', NSPAWN.bridge]);
   }
-  await must(['ip', 'link', 'set', LAB.bridge, 'up']);
+  await must(['ip', 'link', 'set', NSPAWN.bridge, 'up']);
 }
 
 export async function removeBridge(): Promise<void> {
-  if (await linkExists(LAB.bridge)) await run(['ip', 'link', 'del', LAB.bridge]);
+  if (await linkExists(NSPAWN.bridge)) await run(['ip', 'link', 'del', NSPAWN.bridge]);
 }
 
 /** Namespace + veth + address for one node; safe to call again for a half-made node. */
@@ -39,9 +39,9 @@ export async function createNodeNetwork(node: string, address: string): Promise<
     await must(['ip', 'link', 'set', peer, 'netns', ns]);
     await must(inNs(['link', 'set', peer, 'name', 'eth0']));
   }
-  await must(['ip', 'link', 'set', veth, 'master', LAB.bridge, 'up']);
+  await must(['ip', 'link', 'set', veth, 'master', NSPAWN.bridge, 'up']);
   const addrs = await run(inNs(['-o', '-4', 'addr', 'show', 'dev', 'eth0']));
-  if (!addrs.stdout.includes(`${address}/`)) await must(inNs(['addr', 'add', `${address}/${LAB.prefixLength}`, 'dev', 'eth0']));
+  if (!addrs.stdout.includes(`${address}/`)) await must(inNs(['addr', 'add', `${address}/${NSPAWN.prefixLength}`, 'dev', 'eth0']));
   await must(inNs(['link', 'set', 'lo', 'up']));
   await must(inNs(['link', 'set', 'eth0', 'up']));
 }
@@ -62,11 +62,11 @@ export async function setNodeLink(node: string, up: boolean): Promise<void> {
 
 /** Every lab namespace and veth on the machine, including ones a crashed run left. */
 export async function leftoverNetwork(): Promise<{ namespaces: string[]; links: string[] }> {
-  const namespaces = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n.startsWith(LAB.netnsPrefix)) : [];
+  const namespaces = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns').filter((n) => n.startsWith(NSPAWN.netnsPrefix)) : [];
   const r = await run(['ip', '-o', 'link', 'show']);
   const links = r.stdout
     .split('\n')
     .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
-    .filter((n) => n.startsWith(LAB.vethPrefix));
+    .filter((n) => n.startsWith(NSPAWN.vethPrefix));
   return { namespaces, links };
 }

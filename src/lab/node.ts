@@ -4,13 +4,15 @@
  * node's network namespace.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { LAB, type LabNode, netnsName } from './topology.js';
+import { NSPAWN, type LabNode, netnsName } from './topology.js';
 import { must, run, sleep, startDetached } from './sh.js';
+import { alive, waitForSsh as waitForBanner } from './engine.js';
 
-export const nodeDir = (name: string) => path.join(LAB.stateDir, 'nodes', name);
+export { alive };
+
+export const nodeDir = (name: string) => path.join(NSPAWN.stateDir, 'nodes', name);
 export const mergedDir = (name: string) => path.join(nodeDir(name), 'merged');
 
 export async function isMounted(dir: string): Promise<boolean> {
@@ -60,7 +62,7 @@ export async function personalise(node: LabNode, infraAddress: string, authorize
     if (!fs.existsSync(file)) await must(['ssh-keygen', '-q', '-t', type, '-N', '', '-C', `root@${node.name}`, '-f', file]);
     keys.push(fs.readFileSync(`${file}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' '));
   }
-  for (const user of ['root', LAB.adminUser]) {
+  for (const user of ['root', NSPAWN.adminUser]) {
     const { uid, gid } = passwdIds(root, user);
     const home = user === 'root' ? path.join(root, 'root') : path.join(root, 'home', user);
     const sshDir = path.join(home, '.ssh');
@@ -96,7 +98,7 @@ export function boot(node: LabNode, repo: string): number {
         '--timezone=off',
         '--link-journal=no',
         '--console=pipe',
-        `--bind-ro=${repo}:${LAB.repoMount}`,
+        `--bind-ro=${repo}:${NSPAWN.repoMount}`,
       ],
       log,
     );
@@ -104,16 +106,6 @@ export function boot(node: LabNode, repo: string): number {
     fs.closeSync(log);
   }
 }
-
-export const alive = (pid: number | undefined): boolean => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The container's PID 1 (child of systemd-nspawn), for nsenter. */
 export function leaderPid(nspawnPid: number): number | undefined {
@@ -125,37 +117,15 @@ export function leaderPid(nspawnPid: number): number | undefined {
   }
 }
 
-/** Resolves when the node's sshd answers with its banner; throws after timeoutMs. */
+/** Resolves when the node's sshd answers with its banner; throws after timeoutMs or when nspawn exits. */
 export async function waitForSsh(node: LabNode, timeoutMs: number, pid: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive(pid)) {
-      const log = fs
-        .readFileSync(path.join(nodeDir(node.name), 'console.log'), 'utf8')
-        .split('\n')
-        .slice(-15)
-        .join('\n');
-      throw new ProvisionError('LAB', `node ${node.name} exited while booting; last console lines:\n${log}`);
-    }
-    if (await sshBanner(node.address)) return;
-    await sleep(100);
-  }
-  throw new ProvisionError('LAB', `node ${node.name} (${node.address}) did not answer on port 22 within ${timeoutMs / 1000}s`, {
-    hint: `see ${path.join(nodeDir(node.name), 'console.log')}`,
-  });
-}
-
-function sshBanner(address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: address, port: 22, timeout: 500 });
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.once('data', (d) => done(d.toString().startsWith('SSH-')));
-    sock.once('error', () => done(false));
-    sock.once('timeout', () => done(false));
-  });
+  const consoleLog = path.join(nodeDir(node.name), 'console.log');
+  await waitForBanner(
+    node,
+    timeoutMs,
+    async () => (alive(pid) ? undefined : `last console lines:\n${fs.readFileSync(consoleLog, 'utf8').split('\n').slice(-15).join('\n')}`),
+    `see ${consoleLog}`,
+  );
 }
 
 /** Powers the container off (SIGTERM to nspawn = clean shutdown), killing it if it hangs. */
@@ -180,7 +150,7 @@ export function strayNspawnPids(): number[] {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (cmd[0]?.endsWith('systemd-nspawn') && cmd.some((a) => a.startsWith(`--directory=${path.join(LAB.stateDir, 'nodes')}/`))) {
+      if (cmd[0]?.endsWith('systemd-nspawn') && cmd.some((a) => a.startsWith(`--directory=${path.join(NSPAWN.stateDir, 'nodes')}/`))) {
         pids.push(Number(e));
       }
     } catch {

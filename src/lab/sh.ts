@@ -9,7 +9,10 @@ export interface RunResult {
 }
 
 /** Run argv locally; resolves with the exit code (does not throw on failure). */
-export function run(argv: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(
+  argv: string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
       argv[0]!,
@@ -24,11 +27,23 @@ export function run(argv: string[], opts: { input?: string; timeoutMs?: number; 
     // status says what happened, the error must not crash the process.
     child.stdin?.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.onLine) {
+      // Each line of stdout as it comes (progress of a long command), besides the whole at the end.
+      let partial = '';
+      child.stdout?.on('data', (d: Buffer | string) => {
+        const lines = (partial + String(d)).split('\n');
+        partial = lines.pop()!;
+        for (const l of lines) opts.onLine!(l);
+      });
+    }
   });
 }
 
 /** Run argv locally and throw a LAB error with its stderr when it fails. */
-export async function must(argv: string[], opts: { input?: string; timeoutMs?: number; what?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function must(
+  argv: string[],
+  opts: { input?: string; timeoutMs?: number; what?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Promise<string> {
   const r = await run(argv, opts);
   if (r.code !== 0) {
     const out = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');

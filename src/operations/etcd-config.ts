@@ -23,9 +23,9 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     const { cluster, members } = clusterOf(ctx, 'etcd_config');
     // A member whose data dir holds raft state joins as "existing": a live cluster is never
     // re-bootstrapped. (No package creates member/, so --check needs no caveat here.)
-    const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, ctx.host.name) });
     // A member without data that was in a cluster: lost data, or joining (src/operations/etcd-join.ts).
-    const current = await ctx.fact(file, { path: path! });
+    // Both read at once: one round trip.
+    const [hasData, current] = await Promise.all([ctx.fact(pathExists, { path: memberDataMarker(cluster, ctx.host.name) }), ctx.fact(file, { path: path! })]);
     const join = hasData
       ? undefined
       : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { shellJoin } from '../connection/quote.js';
 import { pathExists } from '../facts/path.js';
+import { file as fileFact } from '../facts/file.js';
 import type { Step } from '../plan/types.js';
 import { planFile } from './file-plan.js';
 import { defineOperation } from './types.js';
@@ -24,7 +25,9 @@ export const etcdUnitOp = defineOperation<Record<string, never>>({
   async plan(ctx) {
     const dir = dirname(ETCD_DROPIN);
     const steps: Step[] = [];
-    if (!(await ctx.fact(pathExists, { path: dir })))
+    // Both facts at once (one round trip): planFile below reads the drop-in from the cache.
+    const [dirExists] = await Promise.all([ctx.fact(pathExists, { path: dir }), ctx.fact(fileFact, { path: ETCD_DROPIN })]);
+    if (!dirExists)
       steps.push({
         kind: 'command',
         description: `create directory ${dir}`,

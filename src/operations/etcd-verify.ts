@@ -43,11 +43,15 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
       verify: (conn) =>
         unlessPeerLost(ctx, cluster, async (signal) => {
           const timeoutMs = ctx.check ? 0 : a.timeout! * 1000;
+          // The conf is read with the first check (the same round trip on a batching
+          // connection); nothing rewrites it while the cluster is being waited for.
+          const conf = ctx.check ? undefined : probeFact(conn, file, { path: a.path! });
+          conf?.catch(() => undefined); // a failed read is reported where it is awaited
           const r = await poll(conn, query, members, cluster, { timeoutMs, intervalMs: a.interval_ms!, signal });
           if (!r.ok && ctx.check) return dependsOnOthers(r, ctx.host.name, members, ctx.runHosts);
           const { problems: _, ...result } = r;
           if (!r.ok || ctx.check) return result;
-          const then = toExisting(a.path!, await probeFact(conn, file, { path: a.path! }));
+          const then = toExisting(a.path!, await conf!);
           return then ? { ...result, then: [then] } : result;
         }),
     };

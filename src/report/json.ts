@@ -3,6 +3,15 @@ import type { RunEvent, TaskResult } from '../executor/events.js';
 import type { Step } from '../plan/types.js';
 import { renderStepDiff } from '../plan/diff.js';
 import { formatMode } from '../util/format.js';
+import { summarizeTimings } from './timings.js';
+
+/** One remote round trip of a host, in the order they happened. */
+interface RoundTripJson {
+  phase: string;
+  ms: number;
+  batched: boolean;
+  commands: { command: string; exitCode: number }[];
+}
 
 export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void {
   const doc: {
@@ -17,12 +26,15 @@ export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void 
     recap?: unknown;
     durationMs?: number;
     interrupted?: boolean;
+    roundTrips: Record<string, RoundTripJson[]>;
+    timings?: unknown;
   } = {
     warnings: [],
     notices: [],
     connections: {},
     unreachable: {},
     tasks: [],
+    roundTrips: {},
   };
   return (e) => {
     switch (e.type) {
@@ -47,9 +59,18 @@ export function jsonReporter(write: (s: string) => void): (e: RunEvent) => void 
       case 'interrupted':
         doc.interrupted = true;
         break;
+      case 'exec':
+        (doc.roundTrips[e.host] ??= []).push({
+          phase: e.phase,
+          ms: e.durationMs,
+          batched: e.batched,
+          commands: e.commands.map((command, i) => ({ command, exitCode: e.exitCodes[i]! })),
+        });
+        break;
       case 'recap':
         doc.recap = e.hosts;
         doc.durationMs = e.durationMs;
+        if (e.timings) doc.timings = { ...e.timings, summary: summarizeTimings(e.timings) };
         write(JSON.stringify(doc, null, 2) + '\n');
         break;
     }

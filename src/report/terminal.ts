@@ -3,11 +3,21 @@ import chalk from 'chalk';
 import type { RunEvent, TaskResult } from '../executor/events.js';
 import type { Table } from '../plan/operation.js';
 import { renderStepDiff, describeStep } from '../plan/diff.js';
+import { printable } from '../util/printable.js';
+import { Progress } from './progress.js';
+import { timingLines } from './timings.js';
+
+export { printable };
 
 export interface TerminalOptions {
   diff: boolean;
   verbose: number;
   write: (s: string) => void;
+  /**
+   * stdout is a terminal: without -v, a live progress display per task replaces the line per
+   * host per task (changes and failures are still printed in full).
+   */
+  live?: boolean;
 }
 
 const statusColour = {
@@ -16,19 +26,6 @@ const statusColour = {
   failed: chalk.red,
   skipped: chalk.cyan,
 } as const;
-
-/**
- * Text that is safe to write to a terminal: remote output, file contents and names can hold
- * escape sequences (clear the screen, rewrite a line, change the window title) or bidi
- * overrides; they are shown escaped (\x1b, \u202e, \r) instead. Newlines, tabs and CRLF
- * line ends stay.
- */
-export function printable(s: string): string {
-  return s.replace(/\r(?!\n)/g, '\\r').replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const n = c.charCodeAt(0);
-    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-  });
-}
 
 /** A copy of `v` with every string made printable(). */
 function printableDeep<T>(v: T): T {
@@ -39,7 +36,9 @@ function printableDeep<T>(v: T): T {
 }
 
 export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
-  const out = opts.write;
+  const progress = opts.live && opts.verbose === 0 ? new Progress(opts.write) : undefined;
+  // Lines go above the live display when there is one.
+  const out = progress ? (s: string) => progress.print(s) : opts.write;
   /** The last table a task gave (a cluster's members, as verified last): shown above the recap. */
   let table: Table | undefined;
   let check = false;
@@ -57,6 +56,7 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
         out(chalk.cyan(`${e.message}\n`));
         break;
       case 'play':
+        progress?.play(e.hosts.length);
         out(chalk.bold(`\nPLAY [${e.name}] ${e.hosts.length ? e.hosts.join(', ') : chalk.dim('no hosts matched: skipped')}\n`));
         break;
       case 'connect':
@@ -65,14 +65,27 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
       case 'unreachable':
         out(chalk.red(`unreachable: [${e.host}] ${e.message}\n`));
         break;
+      case 'task-start':
+        progress?.start(e.host, e.task, e.handler);
+        break;
       case 'task':
-        taskLine(e.result);
+        progress?.done(e.result);
+        // With the live display, only what changed or failed gets its own lines.
+        if (!progress || e.result.status === 'changed' || e.result.status === 'failed' || e.result.notes.length) taskLine(e.result);
         if (e.result.table) table = e.result.table;
+        break;
+      case 'exec':
+        if (opts.verbose >= 3) {
+          const what = e.batched ? `${e.commands.length} probes in one command` : `exit ${e.exitCodes[0]}`;
+          out(chalk.dim(`    [${e.host}] ${e.phase} round trip ${e.durationMs} ms (${what})\n`));
+          for (const [i, c] of e.commands.entries()) out(chalk.dim(`        ${e.batched ? `exit ${e.exitCodes[i]}: ` : ''}${oneLine(c)}\n`));
+        }
         break;
       case 'interrupted':
         out(chalk.red(`\n${e.message}\n`));
         break;
       case 'recap': {
+        progress?.end();
         if (table?.rows.length) out('\n' + renderTable(table));
         out(chalk.bold(`\nPLAY RECAP${check ? ' (check: predicted)' : ''}\n`));
         const width = Math.max(...Object.keys(e.hosts).map((h) => h.length), 4);
@@ -86,6 +99,7 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
           );
         }
         out(chalk.dim(`finished in ${(e.durationMs / 1000).toFixed(2)} s\n`));
+        if (opts.verbose >= 3 && e.timings) out(chalk.dim(timingLines(e.timings).join('\n') + '\n'));
         break;
       }
     }
@@ -105,6 +119,12 @@ export function terminalReporter(opts: TerminalOptions): (e: RunEvent) => void {
     }
   }
 }
+
+/** A command on one line, cut to a readable length. */
+const oneLine = (c: string) => {
+  const l = c.replace(/\s*\n\s*/g, ' ⏎ ');
+  return l.length > 160 ? `${l.slice(0, 157)}...` : l;
+};
 
 const indent = (s: string) =>
   s

@@ -304,6 +304,19 @@ describe('become (sudo)', () => {
   const alice = (over: Partial<ConnectionSettings> = {}) =>
     conn({ user: 'alice', keyFiles: [], password: 'alice-pw', become: true, becomePassword: SUDO_PW, ...over });
 
+  it('runs a batch of commands in one exec through sudo, each result its own (execMany)', async () => {
+    const c = (await alice()) as Connection & { execMany: NonNullable<Connection['execMany']> };
+    const before = server.execs.length;
+    const rs = await c.execMany(['echo "$FAKE_SUDO_TARGET"', 'echo e >&2; exit 4', "printf 'no newline'"]);
+    expect(server.execs.length - before).toBe(1);
+    expect(rs.map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([
+      [0, 'root\n', ''],
+      [4, '', 'e\n'],
+      [0, 'no newline', ''],
+    ]);
+    expect(rs[1]!.command).toBe('echo e >&2; exit 4');
+  });
+
   it('wraps the command; the password goes to stdin after the prompt, never in the command', async () => {
     const c = await alice();
     const r = await c.exec('echo "$FAKE_SUDO_TARGET"; echo e >&2');

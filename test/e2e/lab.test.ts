@@ -1,6 +1,6 @@
 /**
  * The local lab on real nodes: reachable with strict host keys, yum and systemd work,
- * isolated, controllable, and `down` leaves nothing behind.
+ * isolated, controllable, and `down` leaves nothing behind. On both lab engines.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,7 +17,7 @@ const tcpOpen = (host: string, port: number, timeoutMs = 1500) =>
     s.once('timeout', () => (s.destroy(), resolve(false)));
   });
 
-describe('lab', () => {
+describe(`lab (${LAB.engine})`, () => {
   let info: Awaited<ReturnType<typeof ensureLab>>;
   beforeAll(async () => {
     info = await ensureLab();
@@ -140,21 +140,28 @@ describe('lab', () => {
     const links = execFileSync('ip', ['-o', 'link', 'show']).toString();
     // Only this lab's names: another lab instance (PROVISION_LAB_INSTANCE) may share the machine.
     const own = links.split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '');
-    expect(own.filter((n) => n.startsWith(LAB.vethPrefix) || n === LAB.bridge)).toEqual([]);
-    const ns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
-    expect(ns.filter((x) => x.startsWith(LAB.netnsPrefix))).toEqual([]);
-    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${LAB.stateDir}/`);
-    const nspawn = fs
-      .readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${LAB.stateDir}/nodes`);
-        } catch {
-          return false;
-        }
-      });
-    expect(nspawn).toEqual([]);
+    expect(own.filter((n) => n === LAB.bridge)).toEqual([]);
+    if (LAB.engine === 'docker') {
+      const label = `label=com.docker.compose.project=${LAB.project}`;
+      expect(execFileSync('docker', ['ps', '-aq', '--filter', label]).toString().trim()).toBe('');
+      expect(execFileSync('docker', ['network', 'ls', '-q', '--filter', label]).toString().trim()).toBe('');
+    } else {
+      expect(own.filter((n) => n.startsWith(LAB.vethPrefix))).toEqual([]);
+      const ns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
+      expect(ns.filter((x) => x.startsWith(LAB.netnsPrefix))).toEqual([]);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${LAB.stateDir}/`);
+      const nspawn = fs
+        .readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`${LAB.stateDir}/nodes`);
+          } catch {
+            return false;
+          }
+        });
+      expect(nspawn).toEqual([]);
+    }
     expect(lab.status().up).toBe(false);
     await lab.down(); // twice is fine
     info = await ensureLab();

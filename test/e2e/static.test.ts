@@ -1,7 +1,8 @@
 /**
  * The product on real nodes: bare CentOS-like lab nodes -> a verified static etcd cluster;
  * a re-run changes nothing; --check changes nothing and predicts exactly what the next real
- * run changes, on bare nodes and on a converged cluster.
+ * run changes, on bare nodes and on a converged cluster. Runs on both lab engines (nspawn and
+ * docker; vitest.config.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,7 @@ async function etcdPids() {
   return out;
 }
 
-describe('static etcd cluster on the lab', () => {
+describe(`static etcd cluster on the ${lab.LAB.engine} lab`, () => {
   beforeAll(async () => {
     await ensureLab();
     await resetMembers();

@@ -1,4 +1,8 @@
-/** Shared lab access for end-to-end tests: real nodes, real OpenSSH client. */
+/**
+ * Shared lab access for end-to-end tests: real nodes, real OpenSSH client. The lab is the
+ * default engine's (PROVISION_LAB_ENGINE: vitest's "docker" project runs some e2e files on the
+ * docker lab, the "nspawn" project all of them on the nspawn lab).
+ */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,10 +14,11 @@ export { lab };
  * Which test run brought the lab up: global-setup.ts gives each run an id, and takes the lab
  * down at the end only if its own run brought it up (another run, or a user, may be using it).
  */
-export const RUN_MARK = path.join(lab.LAB.stateDir, 'brought-up-by-test-run');
-export const readRunMark = (): string | undefined => {
+export const runMarkOf = (engine: lab.EngineName = lab.LAB.engine) => path.join(lab.engine(engine).config.stateDir, 'brought-up-by-test-run');
+export const RUN_MARK = runMarkOf();
+export const readRunMark = (engine: lab.EngineName = lab.LAB.engine): string | undefined => {
   try {
-    return fs.readFileSync(RUN_MARK, 'utf8');
+    return fs.readFileSync(runMarkOf(engine), 'utf8');
   } catch {
     return undefined;
   }

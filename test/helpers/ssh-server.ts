@@ -7,10 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import ssh2 from 'ssh2';
-import type { Connection as ServerConnection, ParsedKey, SFTPWrapper } from 'ssh2';
+import type { Connection as ServerConnection, ParsedKey, ServerChannel, SFTPWrapper } from 'ssh2';
 import { fingerprint } from '../../src/connection/known-hosts.js';
 
 const { Server, utils } = ssh2;
@@ -34,6 +34,20 @@ export interface TestServerOptions {
   failRename?: (from: string, to: string) => boolean;
   /** Allow direct-tcpip forwarding (acting as a ProxyJump host). */
   allowForwarding?: boolean;
+  /**
+   * Simulated hosts with identical state (the scale bench): a command seen before is answered
+   * with what it printed the first time, without running it again. Only for read-only runs.
+   */
+  memoize?: boolean;
+  /** Port to listen on (default: any free one). */
+  port?: number;
+  /**
+   * More loopback addresses to listen on, on the same port (127.x.y.z): many simulated hosts,
+   * each at its own address, all served by this one server.
+   */
+  alsoListen?: string[];
+  /** Do not record execs and their stdin (memory stays flat over many sessions). */
+  noRecord?: boolean;
 }
 
 export interface ExecRecord {
@@ -279,10 +293,13 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       new Promise<void>((r) => {
         for (const c of clients) c.end();
         for (const s of sockets) s.destroy();
+        for (const x of extra) x.close();
         server.close(() => r());
       }),
   };
+  const extra: NetServer[] = [];
 
+  const memo = new Map<string, Promise<Answer>>();
   const server = new Server({ hostKeys }, (client) => {
     state.connections++;
     clients.add(client);
@@ -358,7 +375,8 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
         session.on('exec', (acceptExec, _reject, info) => {
           const stream = acceptExec();
           const rec: ExecRecord = { user, command: info.command, stdin: Buffer.alloc(0) };
-          state.execs.push(rec);
+          if (!o.noRecord) state.execs.push(rec);
+          if (o.memoize) return answerFromMemo(memo, info.command, stream, o);
           const c = spawn('sh', ['-c', info.command], { cwd: o.cwd, env: { ...process.env, ...o.env } });
           child = c;
           children.add(c);
@@ -392,8 +410,13 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       });
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(o.port ?? 0, '127.0.0.1', () => r()));
   state.port = (server.address() as AddressInfo).port;
+  for (const addr of o.alsoListen ?? []) {
+    const x = createNetServer((sock) => server.injectSocket(sock));
+    extra.push(x);
+    await new Promise<void>((r, j) => x.once('error', j).listen(state.port, addr, () => r()));
+  }
   return state;
 }
 
@@ -436,4 +459,45 @@ exec "$@"
   writeFileSync(p, script);
   chmodSync(p, 0o755);
   return dir;
+}
+
+type Answer = { stdout: Buffer; stderr: Buffer; code: number; boundary?: string };
+const BOUNDARY = /provision-batch-[0-9a-f]{24}/;
+
+/** Runs a command once (`sh -c` in cwd); later calls with the same command get the same answer. */
+function answerFromMemo(memo: Map<string, Promise<Answer>>, command: string, stream: ServerChannel, o: TestServerOptions): void {
+  // A batch of probes (src/connection/batch.ts) differs from host to host only by its random
+  // boundary: the same batch for the memo, its answer given back with this request's boundary.
+  const boundary = BOUNDARY.exec(command)?.[0];
+  const key = boundary ? command.replaceAll(boundary, 'BOUNDARY') : command;
+  const mine = (b: Buffer, first: string | undefined) =>
+    boundary && first && first !== boundary ? Buffer.from(b.toString('latin1').replaceAll(first, boundary), 'latin1') : b;
+  let p = memo.get(key);
+  if (!p) {
+    p = new Promise<Answer>((resolve) => {
+      const c = spawn('sh', ['-c', command], { cwd: o.cwd, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => out.push(d));
+      c.stderr.on('data', (d: Buffer) => err.push(d));
+      c.on('close', (code) => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code: code ?? 255 }));
+    });
+    memo.set(
+      key,
+      p.then((a) => ({ ...a, boundary })),
+    );
+    p = memo.get(key)!;
+  }
+  stream.on('error', () => undefined);
+  stream.on('data', () => undefined);
+  void p.then((a) => {
+    try {
+      stream.write(mine(a.stdout, a.boundary));
+      stream.stderr.write(mine(a.stderr, a.boundary));
+      stream.exit(a.code);
+      stream.end();
+    } catch {
+      /* channel gone */
+    }
+  });
 }

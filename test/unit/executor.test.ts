@@ -3,6 +3,7 @@
  * fresh after every change (the probe cache), handlers fired once and only when notified,
  * --check predicting exactly what the real run does, failures and lost hosts contained.
  */
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { shellJoin } from '../../src/connection/quote.js';
 import { FakeConnection } from '../helpers/fake-connection.js';
@@ -188,5 +189,61 @@ describe('executor', () => {
     expect(worlds.b.get('active')).toBe('b-v2');
     expect(r.events.some((e) => e.type === 'unreachable' && e.host === 'a')).toBe(true);
     expect(r.conns.every((c) => c.closed)).toBe(true);
+  });
+});
+
+describe('timings and round trips', () => {
+  it('the recap says where each host spent its time; facts asked for together are one round trip', async () => {
+    const worlds = {
+      a: new Map([
+        ['config', 'a-v2'],
+        ['active', 'a-v2'],
+      ]),
+      b: new Map([
+        ['config', 'b-v2'],
+        ['active', 'b-v2'],
+      ]),
+    };
+    const { events } = await run(PLAY, worlds);
+    const recap = events.find((e) => e.type === 'recap') as Extract<RunEvent, { type: 'recap' }>;
+    const t = recap.timings!;
+    expect(Object.keys(t.hosts).sort()).toEqual(['a', 'b']);
+    expect(t.hosts.a!.factCommands).toBeGreaterThan(0);
+    expect(t.wallMs).toBeGreaterThanOrEqual(0);
+    expect(t.startupMs).toBeGreaterThan(0);
+    const execs = events.filter((e): e is Extract<RunEvent, { type: 'exec' }> => e.type === 'exec' && e.host === 'a');
+    expect(execs.map((e) => e.phase).every((p) => p === 'facts')).toBe(true);
+    expect(execs.flatMap((e) => e.commands).length).toBe(t.hosts.a!.factCommands);
+  });
+});
+
+describe('handshakes', () => {
+  const many = (n: number, sameAddress: boolean) =>
+    `all:\n  children:\n    nodes:\n      hosts:\n${Array.from({ length: n }, (_, i) => `        h${i}: { address: ${sameAddress ? '192.0.2.1' : `192.0.2.${i + 1}`} }`).join('\n')}\n`;
+  const PB = `- name: p\n  hosts: nodes\n  tasks:\n    - name: set\n      kv_set: { key: k, value: v }\n`;
+  async function maxConcurrent(inventory: string, forks: number) {
+    const inv = parseInventory(inventory, '/tmp/inv.yaml', { home: '/nonexistent' });
+    const pb = parsePlaybook(PB, '/tmp/pb.yaml', ops, inv);
+    let now = 0;
+    let max = 0;
+    await runPlaybook(inv, pb, {
+      check: true,
+      forks,
+      operations: ops,
+      emit: () => undefined,
+      connect: async (s) => {
+        max = Math.max(max, ++now);
+        await new Promise((r) => setTimeout(r, 20));
+        now--;
+        return fakeHost(s.name, new Map([['k', 'v']]));
+      },
+    });
+    return max;
+  }
+  it('at most 10 at once to one sshd (MaxStartups), whatever --forks says', async () => {
+    expect(await maxConcurrent(many(40, true), 40)).toBe(10);
+  });
+  it('more at once to distinct hosts, bounded by --forks and the controller CPUs (8 each)', async () => {
+    expect(await maxConcurrent(many(40, false), 12)).toBe(Math.min(12, 8 * os.availableParallelism()));
   });
 });
