@@ -90,7 +90,7 @@ async function run(args: string[]): Promise<CliResult & { connections: number }>
   const c = await counter();
   const home = homeFor(c.port);
   try {
-    const r = await provision(args, { timeoutMs: 20_000, env: { HOME: home, USER: 'tester', SSH_AUTH_SOCK: '' } });
+    const r = await provision(args, { timeoutMs: 300_000, env: { HOME: home, USER: 'tester', SSH_AUTH_SOCK: '' } });
     return { ...r, connections: c.accepted };
   } finally {
     await c.close();
@@ -131,7 +131,7 @@ function expectRejected(r: CliResult & { connections: number }): string {
   return r.stderr.split('\n')[0]!;
 }
 
-beforeAll(() => ensureBuilt(), 120_000);
+beforeAll(() => ensureBuilt(), 600_000);
 
 function expectLocated(r: CliResult & { connections: number }, f: Fixture): void {
   const first = expectRejected(r);
