@@ -37,34 +37,26 @@ export function parsePlaybook(text: string, file: string, registry: Registry, in
   return { file, plays: items.map((n) => new PlayParser(src, registry, inventory).play(n)) };
 }
 
-/** First names of the variables a condition reads, except under `is defined`. */
-function readVars(n: WhenNode): string[] {
+/**
+ * First names of the variables a condition mentions as `kind`: 'var' (read, except under
+ * `is defined`) or 'defined' (tested with `is defined`).
+ */
+function varsOf(n: WhenNode, kind: 'var' | 'defined'): string[] {
   switch (n.kind) {
     case 'var':
-      return [n.path[0]!];
-    case 'lit':
     case 'defined':
+      return n.kind === kind ? [n.path[0]!] : [];
+    case 'lit':
       return [];
     case 'not':
-      return readVars(n.expr);
+      return varsOf(n.expr, kind);
     default:
-      return [...readVars(n.left), ...readVars(n.right)];
+      return [...varsOf(n.left, kind), ...varsOf(n.right, kind)];
   }
 }
 
-function testedVars(n: WhenNode): string[] {
-  switch (n.kind) {
-    case 'defined':
-      return [n.path[0]!];
-    case 'var':
-    case 'lit':
-      return [];
-    case 'not':
-      return testedVars(n.expr);
-    default:
-      return [...testedVars(n.left), ...testedVars(n.right)];
-  }
-}
+const readVars = (n: WhenNode): string[] => varsOf(n, 'var');
+const testedVars = (n: WhenNode): string[] => varsOf(n, 'defined');
 
 /**
  * "<op> <first argument>" for a task without a name, as long as that argument is short, on
