@@ -56,8 +56,8 @@ export const toolError = (stderr: string, exitCode: number): string =>
   stderr.trim().split('\n').pop() ||
   `exit status ${exitCode}`;
 
-/** How many keys the cluster holds and its revision, read through `q`'s endpoint. */
-export const keyCountCommand = (q: EtcdQuery): string => etcdctl(q, 'get', '', '--prefix', '--keys-only', '--count-only', '-w', 'json');
+/** How many keys the cluster holds and its revision, read through `q`'s endpoint (the count is of the whole range, whatever the limit). */
+export const keyCountCommand = (q: EtcdQuery): string => etcdctl(q, 'get', '', '--prefix', '--keys-only', '--limit=1', '-w', 'json');
 
 export function parseKeyCount(stdout: string): { count: number; revision: number } | undefined {
   try {
