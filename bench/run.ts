@@ -256,7 +256,10 @@ async function benchBackup() {
   for (let i = 0; i < KEYS; i += 50) {
     await Promise.all(
       Array.from({ length: Math.min(50, KEYS - i) }, (_, j) =>
-        fetch(`http://${nodes[(i + j) % 3]!.address}:2379/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`bench-${i + j}`), value: b64('x'.repeat(100)) }) }),
+        fetch(`http://${nodes[(i + j) % 3]!.address}:2379/v3/kv/put`, {
+          method: 'POST',
+          body: JSON.stringify({ key: b64(`bench-${i + j}`), value: b64('x'.repeat(100)) }),
+        }),
       ),
     );
   }
@@ -275,7 +278,14 @@ async function benchBackup() {
       // The disaster: every member stopped, its data gone.
       const { execFileSync } = await import('node:child_process');
       for (const n of nodes)
-        execFileSync('ssh', ['-i', lab.labFiles.privateKey, '-o', `UserKnownHostsFile=${lab.labFiles.knownHosts}`, `root@${n.address}`, 'systemctl stop etcd; rm -rf /var/lib/etcd/*.etcd*']);
+        execFileSync('ssh', [
+          '-i',
+          lab.labFiles.privateKey,
+          '-o',
+          `UserKnownHostsFile=${lab.labFiles.knownHosts}`,
+          `root@${n.address}`,
+          'systemctl stop etcd; rm -rf /var/lib/etcd/*.etcd*',
+        ]);
       const r = await cli(['restore', inv, '--snapshot', file]);
       if (r.code !== 0 || !new RegExp(`${KEYS} keys`).test(r.out)) throw new Error(`restore exited ${r.code}:\n${r.out}`);
       restoreMs.push(r.ms);

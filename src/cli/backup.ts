@@ -43,7 +43,8 @@ export async function backupCommand(argv: string[], io: MainIO, redactor: Output
   if (rest.length) throw new ProvisionError('USAGE', `unexpected argument "${rest[0]}"`, { hint: BACKUP_USAGE });
   if (values.to !== undefined && values.to.trim() === '') throw new ProvisionError('USAGE', '--to needs a directory');
   const keep = values.keep === undefined ? undefined : Number(values.keep);
-  if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) throw new ProvisionError('USAGE', `--keep must be a whole number of at least 1, not "${values.keep}"`);
+  if (keep !== undefined && (!Number.isInteger(keep) || keep < 1))
+    throw new ProvisionError('USAGE', `--keep must be a whole number of at least 1, not "${values.keep}"`);
 
   const { inventory, cluster } = await loadCluster(file, values, io, redactor, 'back up');
   const dir = values.to !== undefined ? path.resolve(values.to) : backupDirOf(file, cluster);

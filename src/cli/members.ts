@@ -22,7 +22,13 @@ export interface ClusterAccess {
   close(): Promise<void>;
 }
 
-export async function loadCluster(file: string, values: CommonValues, io: MainIO, redactor: OutputRedactor, what: string): Promise<{ inventory: Inventory; cluster: ClusterSpec }> {
+export async function loadCluster(
+  file: string,
+  values: CommonValues,
+  io: MainIO,
+  redactor: OutputRedactor,
+  what: string,
+): Promise<{ inventory: Inventory; cluster: ClusterSpec }> {
   const warnings: string[] = [];
   const extra = extraVars(values, process.cwd(), os.homedir(), warnings);
   const inventory = loadInventory(file, extra ? { extraVars: extra } : {});

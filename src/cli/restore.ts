@@ -16,7 +16,15 @@ import { systemdUnit } from '../facts/systemd.js';
 import type { MemberLink } from '../operations/etcd-backup.js';
 import { ETCD_CONF, ETCD_UNIT, etcdctlTls, memberDataDir, memberUrls } from '../operations/etcd-conf.js';
 import { cleanupSteps, planRestore, type RestoreFacts, type RestorePlan, type RestoreStep } from '../operations/etcd-restore.js';
-import { keyCountCommand, parseKeyCount, parseSnapshotStatus, sizeOf, snapshotStatusCommand, toolError, type SnapshotStatus } from '../operations/etcd-snapshot.js';
+import {
+  keyCountCommand,
+  parseKeyCount,
+  parseSnapshotStatus,
+  sizeOf,
+  snapshotStatusCommand,
+  toolError,
+  type SnapshotStatus,
+} from '../operations/etcd-snapshot.js';
 import { printable } from '../report/terminal.js';
 import { fileStamp } from '../util/format.js';
 import { pollUntil } from '../util/poll.js';
@@ -84,7 +92,9 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
     const unreachable = access.links.filter((l) => !l.conn);
     if (unreachable.length) {
       for (const l of unreachable) io.stderr(`error: ${l.member.name} unreachable: ${l.unreachable}\n`);
-      io.stderr(`error: restore needs every member of cluster ${cluster.name}; nothing was changed\n  hint: bring ${unreachable.map((l) => l.member.name).join(', ')} back (or take it out of the inventory) and run again\n`);
+      io.stderr(
+        `error: restore needs every member of cluster ${cluster.name}; nothing was changed\n  hint: bring ${unreachable.map((l) => l.member.name).join(', ')} back (or take it out of the inventory) and run again\n`,
+      );
       return 4;
     }
     const byName = new Map(access.links.map((l) => [l.member.name, l]));
@@ -134,7 +144,9 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
     );
     if (values.check) {
       printPlan(plan, out);
-      out('  then: wait until every member is healthy, the member list is the inventory\'s and the revision is at least the snapshot\'s; remove the copied snapshots');
+      out(
+        "  then: wait until every member is healthy, the member list is the inventory's and the revision is at least the snapshot's; remove the copied snapshots",
+      );
       out('check: nothing was changed');
       if (values.json) io.stdout(JSON.stringify({ check: true, cluster: cluster.name, snapshot: snapshotFile, sha256, ...plan }, null, 2) + '\n');
       return 0;
@@ -147,7 +159,11 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
       if (failed.length) {
         io.stderr(`error: restore stopped at "${phase.title}": ${failed.join('; ')}\n`);
         if (Object.keys(plan.asides).length)
-          io.stderr(`  the old data directories are kept: ${Object.entries(plan.asides).map(([m, d]) => `${m}:${d}`).join(', ')}\n`);
+          io.stderr(
+            `  the old data directories are kept: ${Object.entries(plan.asides)
+              .map(([m, d]) => `${m}:${d}`)
+              .join(', ')}\n`,
+          );
         io.stderr('  hint: fix the cause and run the restore again (it moves aside whatever data directories it finds)\n');
         return 3;
       }
@@ -157,7 +173,9 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
         const r = await first.conn!.exec(snapshotStatusCommand(plan.snapshotOn));
         status = r.exitCode === 0 ? parseSnapshotStatus(r.stdout) : undefined;
         if (!status) {
-          io.stderr(`error: ${snapshotFile} is not a usable etcd snapshot (snapshot status on ${first.member.name}: ${toolError(r.stderr, r.exitCode)}); the members' data directories were moved aside and nothing was restored\n`);
+          io.stderr(
+            `error: ${snapshotFile} is not a usable etcd snapshot (snapshot status on ${first.member.name}: ${toolError(r.stderr, r.exitCode)}); the members' data directories were moved aside and nothing was restored\n`,
+          );
           return 3;
         }
         out(`   snapshot status: hash ${status.hash}, revision ${status.revision}, ${status.totalKeys} total keys`);
@@ -177,11 +195,16 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
         `error: the restored cluster is not healthy after ${timeoutS} s: ${waited.value
           .filter((x) => !x.healthy)
           .map((x) => `${x.endpoint}: ${x.error ?? 'unhealthy'}`)
-          .join('; ')}\n  hint: journalctl -u etcd -n 50 on each member; the old data directories are kept (${Object.values(plan.asides).join(', ') || 'none'})\n`,
+          .join(
+            '; ',
+          )}\n  hint: journalctl -u etcd -n 50 on each member; the old data directories are kept (${Object.values(plan.asides).join(', ') || 'none'})\n`,
       );
       return 3;
     }
-    const [list, count] = await Promise.all([probeFact(first.conn!, etcdMembers, all), first.conn!.exec(keyCountCommand({ ...all, endpoints: [all.endpoints[0]!] }))]);
+    const [list, count] = await Promise.all([
+      probeFact(first.conn!, etcdMembers, all),
+      first.conn!.exec(keyCountCommand({ ...all, endpoints: [all.endpoints[0]!] })),
+    ]);
     const names = list.ok ? list.members.map((m) => m.name).sort() : [];
     const want = members.map((m) => m.name).sort();
     const keys = count.exitCode === 0 ? parseKeyCount(count.stdout) : undefined;
@@ -199,11 +222,28 @@ export async function restoreCommand(argv: string[], io: MainIO, redactor: Outpu
     await runPhase(cleanupSteps(plan, members), byName, snapshot, out);
     const ms = Date.now() - started;
     out(`cluster ${cluster.name} restored from ${path.basename(snapshotFile)} in ${(ms / 1000).toFixed(1)} s (cluster token ${plan.token})`);
-    if (Object.keys(plan.asides).length) out(`the old data directories are kept: ${Object.entries(plan.asides).map(([m, d]) => `${m}:${d}`).join(', ')}`);
+    if (Object.keys(plan.asides).length)
+      out(
+        `the old data directories are kept: ${Object.entries(plan.asides)
+          .map(([m, d]) => `${m}:${d}`)
+          .join(', ')}`,
+      );
     if (values.json)
       io.stdout(
         JSON.stringify(
-          { check: false, cluster: cluster.name, snapshot: snapshotFile, sha256, token: plan.token, asides: plan.asides, status, keys: keys!.count, revision: keys!.revision, members: names, durationMs: ms },
+          {
+            check: false,
+            cluster: cluster.name,
+            snapshot: snapshotFile,
+            sha256,
+            token: plan.token,
+            asides: plan.asides,
+            status,
+            keys: keys!.count,
+            revision: keys!.revision,
+            members: names,
+            durationMs: ms,
+          },
           null,
           2,
         ) + '\n',

@@ -87,7 +87,12 @@ export async function healthyMember(cluster: ClusterSpec, links: MemberLink[]): 
 }
 
 /** Takes the snapshot on `link`'s member and brings it to `dir`; see the file's comment. */
-export async function backup(cluster: ClusterSpec, link: MemberLink, dir: string, opts: { keep?: number; now?: Date; timeoutMs?: number } = {}): Promise<Omit<BackupResult, 'skipped'>> {
+export async function backup(
+  cluster: ClusterSpec,
+  link: MemberLink,
+  dir: string,
+  opts: { keep?: number; now?: Date; timeoutMs?: number } = {},
+): Promise<Omit<BackupResult, 'skipped'>> {
   const conn = link.conn!;
   const started = Date.now();
   const self = link.member;
@@ -112,7 +117,10 @@ export async function backup(cluster: ClusterSpec, link: MemberLink, dir: string
     data = read;
     const localSha = createHash('sha256').update(data).digest('hex');
     if (localSha !== remoteSha)
-      throw new ProvisionError('COMMAND', `backup from ${self.name}: the copy differs from the snapshot on the member (sha256 ${localSha}, member ${remoteSha})`);
+      throw new ProvisionError(
+        'COMMAND',
+        `backup from ${self.name}: the copy differs from the snapshot on the member (sha256 ${localSha}, member ${remoteSha})`,
+      );
   } finally {
     await conn.exec(shellJoin(['rm', '-f', '--', remote, `${remote}.part`])).catch(() => undefined);
   }
@@ -136,7 +144,8 @@ export async function backup(cluster: ClusterSpec, link: MemberLink, dir: string
 export function privateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
-  if (!st.isDirectory()) throw new ProvisionError('USAGE', `${dir} is not a directory${st.isSymbolicLink() ? ' (a symbolic link)' : ''}; it is where backups go`);
+  if (!st.isDirectory())
+    throw new ProvisionError('USAGE', `${dir} is not a directory${st.isSymbolicLink() ? ' (a symbolic link)' : ''}; it is where backups go`);
 }
 
 /** Atomic, 0600: a temp file beside the target, flushed, renamed over it. */

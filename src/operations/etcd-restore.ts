@@ -87,7 +87,8 @@ export function planRestore(input: RestoreInput): RestorePlan {
   const snapshotOn = `${RESTORE_SNAPSHOT_DIR}/${cluster.name}-restore-${stamp}.db`;
   const initialCluster = members.map((m) => `${m.name}=${memberUrls(cluster, m).peer}`).join(',');
   const asides: Record<string, string> = {};
-  const each = (f: (m: Member, facts: RestoreFacts) => RestoreStep | RestoreStep[]): RestoreStep[] => members.flatMap((m) => f(m, facts[m.name] ?? { dataDir: false }));
+  const each = (f: (m: Member, facts: RestoreFacts) => RestoreStep | RestoreStep[]): RestoreStep[] =>
+    members.flatMap((m) => f(m, facts[m.name] ?? { dataDir: false }));
 
   const stop = each((m, f) => ({
     host: m.name,

@@ -55,7 +55,9 @@ describe('retention', () => {
       const r = pruneLocal(dir, backupRetention(cluster, 3));
       expect(r.removed.map((f) => path.basename(f))).toEqual([backupName('lab', 'etcd0', dates[0]!)]);
       expect(r.kept.map((f) => path.basename(f))).toEqual(dates.slice(1).map((d) => backupName('lab', 'etcd0', d)));
-      expect(fs.readdirSync(dir).sort()).toEqual([backupName('lab', 'etcd0', dates[0]!).replace('lab-', 'lab-tls-'), ...r.kept.map((f) => path.basename(f))].sort());
+      expect(fs.readdirSync(dir).sort()).toEqual(
+        [backupName('lab', 'etcd0', dates[0]!).replace('lab-', 'lab-tls-'), ...r.kept.map((f) => path.basename(f))].sort(),
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -77,14 +79,19 @@ describe("etcd's snapshot figures", () => {
       totalKeys: 11,
       totalSize: 20480,
     });
-    expect(parseSnapshotStatus('Deprecated: Use `etcdutl snapshot status` instead.\n\n{"hash":1,"revision":2,"totalKey":3,"totalSize":4,"version":"3.5.0"}')?.totalKeys).toBe(3);
+    expect(
+      parseSnapshotStatus('Deprecated: Use `etcdutl snapshot status` instead.\n\n{"hash":1,"revision":2,"totalKey":3,"totalSize":4,"version":"3.5.0"}')
+        ?.totalKeys,
+    ).toBe(3);
     expect(parseSnapshotStatus('')).toBeUndefined();
     expect(parseSnapshotStatus('{"error":"x"}')).toBeUndefined();
   });
   it('parses sha256sum and the key count', () => {
     expect(parseSha256sum(`${SHA}  /var/tmp/x.db\n`)).toBe(SHA);
     expect(parseSha256sum('sha256sum: x: No such file')).toBeUndefined();
-    expect(parseKeyCount('{"header":{"cluster_id":2785207433484657386,"member_id":3724373999779883077,"revision":6,"raft_term":2},"kvs":[],"more":true,"count":5}')).toEqual({
+    expect(
+      parseKeyCount('{"header":{"cluster_id":2785207433484657386,"member_id":3724373999779883077,"revision":6,"raft_term":2},"kvs":[],"more":true,"count":5}'),
+    ).toEqual({
       count: 5,
       revision: 6,
     });
@@ -100,7 +107,9 @@ describe('the restore plan', () => {
   };
   const plan = planRestore({ cluster: CLUSTER, members: MEMBERS, facts, sha256: SHA, stamp: STAMP });
   const commands = (phase: number, host: string) =>
-    plan.phases[phase]!.steps.filter((s) => s.host === host).map((s) => (s.kind === 'command' ? s.command : s.kind === 'upload' ? `upload ${s.path}` : `note: ${s.description}`));
+    plan.phases[phase]!.steps.filter((s) => s.host === host).map((s) =>
+      s.kind === 'command' ? s.command : s.kind === 'upload' ? `upload ${s.path}` : `note: ${s.description}`,
+    );
 
   it('goes in phases, each on every member: stop, move aside, copy, restore, etcd.conf, start', () => {
     expect(plan.phases.map((p) => p.title)).toEqual([
@@ -120,7 +129,7 @@ describe('the restore plan', () => {
     const all = plan.phases.flatMap((p) => p.steps).map((s) => (s.kind === 'command' ? s.command : ''));
     expect(all.filter((c) => /\brm\b/.test(c))).toEqual([]);
   });
-  it("restores each member with its own name and peer URL, the whole cluster, and a new token", () => {
+  it('restores each member with its own name and peer URL, the whole cluster, and a new token', () => {
     const token = restoreToken(CLUSTER, STAMP);
     expect(token).not.toBe(CLUSTER.token);
     expect(plan.token).toBe(token);
@@ -150,8 +159,19 @@ describe('the restore plan', () => {
   it('keeps the discovery URL a member joined with; DNS mode keeps its SRV domain (etcd ignores both once it has data)', () => {
     const disc = { ...CLUSTER, bootstrap: 'discovery' as const, discovery: { endpoint: 'http://10.88.0.20:2379' } };
     const joined = 'http://10.88.0.20:2379/v2/keys/discovery/abc';
-    const f = { etcd0: { dataDir: true, etcdConf: renderEtcdConf(disc, MEMBERS, 'etcd0', 'new', joined) }, etcd1: { dataDir: false }, etcd2: { dataDir: false } };
-    const p = planRestore({ cluster: disc, members: MEMBERS, facts: f, sha256: SHA, stamp: STAMP, discoveryUrl: 'http://10.88.0.20:2379/v2/keys/discovery/recorded' });
+    const f = {
+      etcd0: { dataDir: true, etcdConf: renderEtcdConf(disc, MEMBERS, 'etcd0', 'new', joined) },
+      etcd1: { dataDir: false },
+      etcd2: { dataDir: false },
+    };
+    const p = planRestore({
+      cluster: disc,
+      members: MEMBERS,
+      facts: f,
+      sha256: SHA,
+      stamp: STAMP,
+      discoveryUrl: 'http://10.88.0.20:2379/v2/keys/discovery/recorded',
+    });
     const content = (h: string) => {
       const s = p.phases[4]!.steps.find((x) => x.host === h);
       return s?.kind === 'upload' ? s.content : undefined;
