@@ -191,7 +191,8 @@ async function isMountedUnder(p: string): Promise<boolean> {
 
 /**
  * debootstrap's "I: Retrieving/Validating/Extracting/Unpacking/Configuring <package>" lines as
- * progress: a line when the stage changes, and every 10 s within one (with packages done).
+ * progress: a line when the stage changes, and every 10 s within one (with packages done);
+ * retrieving and validating a package count as one stage, downloading.
  */
 export function debootstrapProgress(log: (s: string) => void, now: () => number = Date.now): (line: string) => void {
   const t0 = now();
@@ -201,7 +202,10 @@ export function debootstrapProgress(log: (s: string) => void, now: () => number 
   return (line) => {
     const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing|Resolving|Checking|Base system installed)\b/.exec(line);
     if (!m) return;
-    const s = m[1]!;
+    // debootstrap alternates "Retrieving X" and "Validating X" for each package: one stage, not
+    // two lines per package (about 480 lines for this image).
+    const s = m[1] === 'Validating' || m[1] === 'Retrieving' ? 'Downloading' : m[1]!;
+    if (s === stage && m[1] === 'Validating') return;
     count = s === stage ? count + 1 : 1;
     const secs = Math.round((now() - t0) / 1000);
     if (s !== stage || now() - last >= 10_000) {
