@@ -124,7 +124,10 @@ export async function backup(
   } finally {
     await conn.exec(shellJoin(['rm', '-f', '--', remote, `${remote}.part`])).catch(() => undefined);
   }
-  const file = path.join(dir, backupName(cluster.name, self.name, opts.now ?? new Date()));
+  // Names are stamped to the second: a second backup within it gets a number, never overwrites.
+  const first = path.join(dir, backupName(cluster.name, self.name, opts.now ?? new Date()));
+  let file = first;
+  for (let n = 2; fs.existsSync(file); n++) file = first.replace(/\.db$/, `-${n}.db`);
   writeLocalAtomic(file, data);
   const { kept, removed } = pruneLocal(dir, backupRetention(cluster, opts.keep));
   return {
