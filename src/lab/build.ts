@@ -36,7 +36,15 @@ export const IMAGE_PACKAGES = [
   'libnetfilter-conntrack3',
   'libnettle8',
   'libnftables1',
+  // Optional at lab up (--locale, --firewalld): installed once here so that enabling them is
+  // fast. Translations: coreutils, systemd and dnf ship theirs; rpm's are in rpm-i18n.
+  'locales',
+  'rpm-i18n',
+  'firewalld',
 ];
+
+/** Login locales the image has compiled (\`lab up --locale\`); any other needs a new image. */
+export const IMAGE_LOCALES = ['zh_CN.UTF-8', 'de_DE.UTF-8'];
 
 /** Runs inside the image (chroot) once, after debootstrap. */
 export const IMAGE_SCRIPT = `set -eu
@@ -82,6 +90,10 @@ SSHD
 systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \\
   e2scrub_reap.service fstrim.timer getty@tty1.service systemd-timesyncd.service >/dev/null 2>&1 || true
 systemctl enable ssh >/dev/null
+# firewalld is installed but off; lab up --firewalld enables it per node.
+systemctl disable firewalld >/dev/null 2>&1 || true
+# Non-English login locales for lab up --locale (translations come with the packages).
+for l in ${IMAGE_LOCALES.join(' ')}; do localedef -i "\${l%%.*}" -c -f UTF-8 "\$l"; done
 # No dnf cache: a cached copy of the lab repository's metadata goes stale when it is rebuilt.
 rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
 `;
@@ -99,7 +111,7 @@ export function repoHash(): string {
 }
 
 export function imageHash(): string {
-  return sha(JSON.stringify({ IMAGE_PACKAGES, IMAGE_SCRIPT, suite: LAB.suite, base: specFor(RPMS[0]!) }));
+  return sha(JSON.stringify({ IMAGE_PACKAGES, IMAGE_SCRIPT, IMAGE_LOCALES, suite: LAB.suite, base: specFor(RPMS[0]!) }));
 }
 
 export const repoDir = () => path.join(LAB.cacheDir, `repo-${repoHash()}`);
