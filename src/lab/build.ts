@@ -93,7 +93,7 @@ systemctl enable ssh >/dev/null
 # firewalld is installed but off; lab up --firewalld enables it per node.
 systemctl disable firewalld >/dev/null 2>&1 || true
 # Non-English login locales for lab up --locale (translations come with the packages).
-for l in ${IMAGE_LOCALES.join(' ')}; do localedef -i "\${l%%.*}" -c -f UTF-8 "\$l"; done
+for l in ${IMAGE_LOCALES.join(' ')}; do localedef -i "\${l%%.*}" -c -f UTF-8 "$l"; done
 # No dnf cache: a cached copy of the lab repository's metadata goes stale when it is rebuilt.
 rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
 `;
