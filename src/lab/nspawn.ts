@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { ensureImage, ensureRepo, repoDir } from './build.js';
+import { ensureImage, ensureNodeLayers, ensureRepo, repoDir } from './build.js';
 import {
   checkCount,
   ensureLabKey,
@@ -101,7 +101,7 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     await Promise.all(
       nodes.map(async (n) => {
         await createNodeNetwork(n.name, n.address);
-        await mountOverlay(n.name, rootfs);
+        await mountOverlay(n.name, await lowerFor(n, rootfs, log));
         hostKeys.set(n.name, await personalise(n, infra.address, pub, n));
         if (!alive(n.pid)) n.pid = boot(n, repo);
       }),
@@ -115,6 +115,10 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     return info(state);
   });
 }
+
+/** A node's lower layers: the image, with the optional layer over it when its options need it. */
+const lowerFor = (o: NodeOptions, rootfs: string, log?: (l: string) => void): Promise<string> | string =>
+  o.locale || o.firewalld ? ensureNodeLayers(log) : rootfs;
 
 const describeOptions = (o: NodeOptions) => [o.locale ? `locale ${o.locale}` : 'no login locale', o.firewalld ? 'firewalld' : 'no firewalld'].join(' and ');
 const optionFlags = (o: NodeOptions) => `${o.locale ? ` --locale ${o.locale}` : ''}${o.firewalld ? ' --firewalld' : ''}`;
@@ -245,7 +249,7 @@ async function resetNode(name: string, opts: NodeOptions = {}): Promise<void> {
     await unmountOverlay(name);
     fs.rmSync(upper, { recursive: true, force: true });
     fs.rmSync(path.join(nodeDir(name), 'work'), { recursive: true, force: true });
-    await mountOverlay(name, await ensureImage());
+    await mountOverlay(name, await lowerFor(node, await ensureImage()));
     for (const f of fs.readdirSync(keep)) {
       fs.copyFileSync(path.join(keep, f), path.join(mergedDir(name), 'etc/ssh', f));
       fs.chmodSync(path.join(mergedDir(name), 'etc/ssh', f), f.endsWith('.pub') ? 0o644 : 0o600);
