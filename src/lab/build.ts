@@ -242,7 +242,21 @@ export const layerDir = () => path.join(LAB.cacheDir, `layer-${sha(JSON.stringif
  * The .debs (with the dependencies the image lacks) are fetched by the host's apt against the
  * image's dpkg status, then installed by dpkg inside a chroot of image + layer.
  */
-export async function ensureNodeLayers(log: (s: string) => void = () => {}): Promise<string> {
+export function ensureNodeLayers(log: (s: string) => void = () => {}): Promise<string> {
+  // Nodes come up together: one build for all of them.
+  const key = layerDir();
+  let p = building.get(key);
+  if (!p) {
+    p = buildNodeLayers(log);
+    building.set(key, p);
+    p.catch(() => building.delete(key));
+  }
+  return p;
+}
+
+const building = new Map<string, Promise<string>>();
+
+async function buildNodeLayers(log: (s: string) => void): Promise<string> {
   const rootfs = await ensureImage(log);
   const dir = layerDir();
   const upper = path.join(dir, 'upper');
