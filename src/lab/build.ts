@@ -220,7 +220,8 @@ export function debootstrapProgress(log: (s: string) => void, now: () => number 
  * enable stays off (firewalld installed but disabled, the locale unused).
  * Translations: coreutils, systemd and dnf ship theirs; rpm's are in rpm-i18n.
  */
-export const LAYER_PACKAGES = ['locales', 'rpm-i18n', 'firewalld'];
+// netbase: /etc/protocols, without which firewalld refuses its own stock services ("INVALID_PROTOCOL: esp").
+export const LAYER_PACKAGES = ['locales', 'rpm-i18n', 'firewalld', 'netbase'];
 
 /** Login locales the layer has compiled (`lab up --locale`); any other needs a new layer. */
 export const IMAGE_LOCALES = ['zh_CN.UTF-8'];

@@ -116,7 +116,7 @@ export async function personalise(node: LabNode, infraAddress: string, authorize
 }
 
 /** Boots the node's container; returns the pid of its systemd-nspawn process. */
-export function boot(node: LabNode, repo: string): number {
+export function boot(node: LabNode & NodeOptions, repo: string): number {
   // nspawn refuses to start when a container of the same name that did not exit cleanly left
   // its propagation directory behind and /run is not a tmpfs (as in a container): clear it.
   fs.rmSync(path.join('/run/systemd/nspawn/propagate', netnsName(node.name)), { recursive: true, force: true });
@@ -140,6 +140,9 @@ export function boot(node: LabNode, repo: string): number {
         '--link-journal=no',
         '--console=pipe',
         `--bind-ro=${repo}:${NSPAWN.repoMount}`,
+        // firewalld sets nftables rules in the node's own network namespace: nspawn keeps
+        // CAP_NET_ADMIN only with --private-network, not with --network-namespace-path.
+        ...(node.firewalld ? ['--capability=CAP_NET_ADMIN'] : []),
       ],
       log,
     );
