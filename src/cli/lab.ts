@@ -69,7 +69,8 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
   const eng = chooseEngine(values.engine, sub);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   const nodeOpts: lab.NodeOptions = { ...(values.locale !== undefined ? { locale: values.locale } : {}), ...(values.firewalld ? { firewalld: true } : {}) };
-  if (Object.keys(nodeOpts).length && sub !== 'up' && sub !== 'reset') throw new ProvisionError('USAGE', `--locale and --firewalld are options of lab up and lab reset, not lab ${sub}`);
+  if (Object.keys(nodeOpts).length && sub !== 'up' && sub !== 'reset')
+    throw new ProvisionError('USAGE', `--locale and --firewalld are options of lab up and lab reset, not lab ${sub}`);
   switch (sub) {
     case 'up': {
       const info = await eng.up({ nodes, log, ...nodeOpts });

@@ -279,10 +279,16 @@ async function buildNodeLayers(log: (s: string) => void): Promise<string> {
       '-o',
       'APT::Install-Recommends=0',
     ];
-    await must(['apt-get', '-q', '-y', ...apt, 'install', '--download-only', ...LAYER_PACKAGES], { what: 'apt-get download (lab layer)', timeoutMs: 20 * 60_000 });
-    await must(['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${rootfs},upperdir=${path.join(tmp, 'upper')},workdir=${path.join(tmp, 'work')}`, merged], {
-      what: 'overlay mount (lab layer)',
+    await must(['apt-get', '-q', '-y', ...apt, 'install', '--download-only', ...LAYER_PACKAGES], {
+      what: 'apt-get download (lab layer)',
+      timeoutMs: 20 * 60_000,
     });
+    await must(
+      ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${rootfs},upperdir=${path.join(tmp, 'upper')},workdir=${path.join(tmp, 'work')}`, merged],
+      {
+        what: 'overlay mount (lab layer)',
+      },
+    );
     try {
       const debs = fs.readdirSync(path.join(tmp, 'debs')).filter((f) => f.endsWith('.deb'));
       log(`layer: installing ${debs.length} packages (${Math.round((Date.now() - t0) / 1000)} s)`);

@@ -351,7 +351,8 @@ async function restartNode(name: string): Promise<void> {
 
 /** --locale and --firewalld are the nspawn lab's (the docker lab's containers share one image and its settings). */
 function noNodeOptions(o: NodeOptions): void {
-  if (o.locale !== undefined || o.firewalld) throw new ProvisionError('USAGE', '--locale and --firewalld are options of the nspawn lab', { hint: 'use --engine nspawn' });
+  if (o.locale !== undefined || o.firewalld)
+    throw new ProvisionError('USAGE', '--locale and --firewalld are options of the nspawn lab', { hint: 'use --engine nspawn' });
 }
 
 /** A new container from the image: bare again, with the same name, address and (mounted) host keys. */

@@ -23,13 +23,14 @@ const portError = (p: unknown): string | undefined => {
 const args: Record<string, ArgSpec> = {
   ports: {
     type: 'string[]',
-    description: "ports to open, as \"2379/tcp\" (default: the cluster's client and peer ports)",
+    description: 'ports to open, as "2379/tcp" (default: the cluster\'s client and peer ports)',
     validate: (v) => (Array.isArray(v) ? v.map(portError).find((e) => e !== undefined) : undefined),
   },
   zone: { type: 'string', description: "firewalld zone (default: firewalld's default zone)", validate: (v) => zoneError(v) },
 };
 
-const zoneError = (v: unknown): string | undefined => (typeof v === 'string' && !/^[A-Za-z0-9_+-]{1,17}$/.test(v) ? `${JSON.stringify(v)} is not a zone name` : undefined);
+const zoneError = (v: unknown): string | undefined =>
+  typeof v === 'string' && !/^[A-Za-z0-9_+-]{1,17}$/.test(v) ? `${JSON.stringify(v)} is not a zone name` : undefined;
 
 /** The cluster's ports, as the members listen on them. */
 function clusterPorts(ctx: OperationContext): string[] {

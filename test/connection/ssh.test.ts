@@ -323,7 +323,9 @@ describe('become (sudo)', () => {
     const r = await c.exec('echo "$FAKE_SUDO_TARGET"; echo e >&2');
     expect(r).toMatchObject({ exitCode: 0, stdout: 'root\n', stderr: 'e\n', command: 'echo "$FAKE_SUDO_TARGET"; echo e >&2' });
     const rec = server.execs.at(-1)!;
-    expect(rec.command).toMatch(/^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nsudo -H -S -p '\[sudo via provision, key=[0-9a-f]+\] password:' -u root -- sh -c /);
+    expect(rec.command).toMatch(
+      /^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nsudo -H -S -p '\[sudo via provision, key=[0-9a-f]+\] password:' -u root -- sh -c /,
+    );
     expect(rec.command).not.toContain(SUDO_PW);
     expect(rec.stdin.toString()).toBe(`${SUDO_PW}\n`);
   });
@@ -495,7 +497,9 @@ describe('files (SFTP)', () => {
       writeFileSync(p, 'old');
       await c.writeFile(p, 'via mv');
       expect(readFileSync(p, 'utf8')).toBe('via mv');
-      expect(plain.execs.at(-1)!.command).toMatch(/^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nmv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
+      expect(plain.execs.at(-1)!.command).toMatch(
+        /^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nmv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/,
+      );
     } finally {
       await plain.close();
     }

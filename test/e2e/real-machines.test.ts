@@ -18,7 +18,10 @@ const ZH = 'zh_CN.UTF-8';
 function inventoryWith(dir: string, edit: (yaml: string) => string): string {
   const src = fs.readFileSync(lab.labFiles.inventory, 'utf8');
   // Paths in the lab inventory are relative to it.
-  const abs = src.replace(/^(\s+(?:key_file|known_hosts): )(\S+)$/gm, (_m, k: string, v: string) => `${k}${path.resolve(path.dirname(lab.labFiles.inventory), v)}`);
+  const abs = src.replace(
+    /^(\s+(?:key_file|known_hosts): )(\S+)$/gm,
+    (_m, k: string, v: string) => `${k}${path.resolve(path.dirname(lab.labFiles.inventory), v)}`,
+  );
   const file = path.join(dir, 'inventory.yaml');
   fs.writeFileSync(file, edit(abs));
   return file;
@@ -88,7 +91,10 @@ describe.runIf(lab.LAB.engine === 'nspawn')('members running firewalld', () => {
   const PEER = 12380;
   /** From one node, a TCP connection to a port another node listens on (a listener is started there for the test). */
   const reaches = async (from: string, to: string, port: number) => {
-    await ssh(to, `nohup timeout 30 python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", ${port})); s.listen(); s.accept()' >/dev/null 2>&1 &`);
+    await ssh(
+      to,
+      `nohup timeout 30 python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", ${port})); s.listen(); s.accept()' >/dev/null 2>&1 &`,
+    );
     await new Promise((r) => setTimeout(r, 1500));
     return (await ssh(from, `timeout 5 bash -c 'exec 3<>/dev/tcp/${to}/${port}' && echo reached`)).stdout.includes('reached');
   };

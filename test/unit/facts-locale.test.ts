@@ -33,7 +33,9 @@ describe('facts on a node that speaks Chinese', () => {
 
   it('rpm: "未安装软件包 etcd" (package etcd is not installed) is read from the exit status; a broken database is still an error', () => {
     expect(rpmPackage.parse('未安装软件包 etcd \n', 1, { name: 'etcd' }, '')).toEqual({ installed: false, versions: [] });
-    expect(() => rpmPackage.parse('', 1, { name: 'etcd' }, '错误：无法打开 /var/lib/rpm 中的软件包数据库\n')).toThrow(/fact rpm_package\(etcd\) failed \(exit 1\)/);
+    expect(() => rpmPackage.parse('', 1, { name: 'etcd' }, '错误：无法打开 /var/lib/rpm 中的软件包数据库\n')).toThrow(
+      /fact rpm_package\(etcd\) failed \(exit 1\)/,
+    );
     expect(rpmPackage.parse('etcd\t3.4.23-1.el8\n', 0, { name: 'etcd' }, '')).toEqual({ installed: true, versions: ['3.4.23-1.el8'] });
   });
 

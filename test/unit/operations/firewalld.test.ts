@@ -48,7 +48,12 @@ describe('firewalld operation', () => {
       fx: fx(active(['2379/udp', '2380/tcp'], ['2379/tcp', '2380/tcp'], 'internal')),
       steps: [open(['2379/tcp'], 'runtime', 'internal')],
     },
-    { name: 'ports and zone given', args: { ports: ['53/udp'], zone: 'dmz' }, fx: fx(active([], ['53/udp'], 'dmz'), 'dmz'), steps: [open(['53/udp'], 'runtime', 'dmz')] },
+    {
+      name: 'ports and zone given',
+      args: { ports: ['53/udp'], zone: 'dmz' },
+      fx: fx(active([], ['53/udp'], 'dmz'), 'dmz'),
+      steps: [open(['53/udp'], 'runtime', 'dmz')],
+    },
   ];
   it.each(cases)('$name', async (c) => {
     const { plan } = await planOf(firewalldOp, c.args, c.fx);
@@ -78,7 +83,12 @@ describe('firewalld fact', () => {
     ['no firewall-cmd', 'absent\n', 0, { state: 'absent' }],
     ['not running', 'inactive\n', 0, { state: 'inactive' }],
     ['running, nothing open', 'active public\nruntime \npermanent \n', 0, active([], [])],
-    ['running, ports open', 'active public\nruntime 2379/tcp 2380/tcp\npermanent 2379/tcp 8000-8010/udp\n', 0, active(['2379/tcp', '2380/tcp'], ['2379/tcp', '8000-8010/udp'])],
+    [
+      'running, ports open',
+      'active public\nruntime 2379/tcp 2380/tcp\npermanent 2379/tcp 8000-8010/udp\n',
+      0,
+      active(['2379/tcp', '2380/tcp'], ['2379/tcp', '8000-8010/udp']),
+    ],
   ])('%s', (_n, stdout, code, want) => {
     expect(firewalld.parse(stdout, code, {}, '')).toEqual(want);
   });
