@@ -311,6 +311,13 @@ async function buildNodeLayers(log: (s: string) => void): Promise<string> {
   const dir = layerDir();
   const upper = path.join(dir, 'upper');
   if (fs.existsSync(path.join(dir, 'complete'))) return `${upper}:${rootfs}`;
+  return underBuildLock(log, async () => {
+    if (!fs.existsSync(path.join(dir, 'complete'))) await buildLayer(rootfs, dir, upper, log);
+    return `${upper}:${rootfs}`;
+  });
+}
+
+async function buildLayer(rootfs: string, dir: string, upper: string, log: (s: string) => void): Promise<void> {
   const t0 = Date.now();
   log(`building the lab's optional layer (${LAYER_PACKAGES.join(', ')}); once`);
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -355,5 +362,4 @@ async function buildNodeLayers(log: (s: string) => void): Promise<string> {
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  return `${upper}:${rootfs}`;
 }
