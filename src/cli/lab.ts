@@ -5,10 +5,14 @@ import * as lab from '../lab/index.js';
 import { dockerEngine } from '../lab/docker.js';
 
 export const LAB_USAGE = `usage: provision lab up [--nodes N]      start the local lab (N etcd nodes + infra; default 3)
+                [--locale L] [--firewalld]
+                                         etcd nodes with login locale L (LANG, e.g. zh_CN.UTF-8)
+                                         and/or firewalld running (default zone: only ssh open)
        provision lab down                remove the lab and everything it made
        provision lab status              list the nodes
        provision lab stop|start|restart NODE
-       provision lab reset NODE          back to a bare node (same name, address, host keys)
+       provision lab reset NODE [--locale L] [--firewalld]
+                                         back to a bare node (same name, address, host keys)
        provision lab cut|restore NODE    cut or restore one node's network
        provision lab prepare --engine docker
                                          make what docker-compose.test.yml needs, start nothing
@@ -44,7 +48,13 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { nodes: { type: 'string' }, engine: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      nodes: { type: 'string' },
+      engine: { type: 'string' },
+      locale: { type: 'string' },
+      firewalld: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [sub, node] = positionals;
   const log = (l: string) => out(l);
@@ -58,9 +68,12 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
   }
   const eng = chooseEngine(values.engine, sub);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+  const nodeOpts: lab.NodeOptions = { ...(values.locale !== undefined ? { locale: values.locale } : {}), ...(values.firewalld ? { firewalld: true } : {}) };
+  if (Object.keys(nodeOpts).length && sub !== 'up' && sub !== 'reset')
+    throw new ProvisionError('USAGE', `--locale and --firewalld are options of lab up and lab reset, not lab ${sub}`);
   switch (sub) {
     case 'up': {
-      const info = await eng.up({ nodes, log });
+      const info = await eng.up({ nodes, log, ...nodeOpts });
       out(
         `inventory: ${info.inventory}\nssh: ssh -i ${info.privateKey} -o UserKnownHostsFile=${info.knownHosts} root@${info.nodes[1]?.address ?? info.nodes[0]!.address}`,
       );
@@ -99,7 +112,7 @@ export async function labCommand(args: string[], out: (s: string) => void): Prom
       await eng.restartNode(needNode());
       return 0;
     case 'reset':
-      await eng.resetNode(needNode());
+      await eng.resetNode(needNode(), nodeOpts);
       return 0;
     case 'cut':
       await eng.cutNetwork(needNode());

@@ -112,7 +112,7 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): 
   return {
     host: conn.host,
     exec(command, opts) {
-      if (opts?.stdin !== undefined) return single(command, opts);
+      if (opts?.stdin !== undefined || opts?.nodeLocale) return single(command, opts);
       const key = `${opts?.become ?? '-'} ${opts?.timeoutMs ?? '-'}`;
       return new Promise<ExecResult>((resolve, reject) => {
         let q = queues.get(key);

@@ -41,6 +41,15 @@ export interface RunOptions {
   lost: AbortSignal;
 }
 
+/**
+ * Put before every command whose output provision reads, as Ansible's modules do for theirs
+ * (LANG=C, LC_ALL=C, LC_MESSAGES=C): a node whose login sets LANG=zh_CN.UTF-8 otherwise prints
+ * translated text from stat ("普通文件" for "regular file"), rpm ("未安装软件包"), dnf,
+ * systemctl and sudo itself. Through sudo it is set again inside the wrapper, since sudo's PAM
+ * session may set LANG anew (pam_env reading /etc/default/locale on Debian).
+ */
+export const FIXED_LOCALE = 'export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\n';
+
 /** The command line sent for `command` run through sudo. */
 export function sudoWrap(command: string, spec: SudoSpec): string {
   const flags = spec.password !== undefined ? ['-H', '-S', '-p', spec.prompt] : ['-H', '-n'];

@@ -20,7 +20,7 @@ import {
   knownKeyTypes,
   type HostKeyCheck,
 } from './known-hosts.js';
-import { formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
+import { FIXED_LOCALE, formatSeconds, recordExit, runOnChannel, sudoWrap, type RawResult, type SudoSpec } from './exec.js';
 import { readRemoteFile, writeRemoteFile, type FileOpsContext } from './files.js';
 import { batchScript, parseBatch } from './batch.js';
 
@@ -454,9 +454,10 @@ export class SshConnection implements Connection {
     }
   }
 
-  private run(command: string, o: { become: boolean; stdin?: Buffer; timeoutMs?: number }): Promise<RawResult> {
+  private run(command: string, o: { become: boolean; stdin?: Buffer; timeoutMs?: number; nodeLocale?: boolean }): Promise<RawResult> {
     const sudo: SudoSpec | undefined = o.become ? { ...this.sudoBase, user: this.settings.becomeUser } : undefined;
-    const wire = sudo ? sudoWrap(command, sudo) : command;
+    const locale = o.nodeLocale ? '' : FIXED_LOCALE;
+    const wire = locale + (sudo ? sudoWrap(locale + command, sudo) : command);
     return this.limit(async () => {
       const ch = await this.openChannel<ClientChannel>((cb) => this.client.exec(wire, (err, c) => cb(err, c && recordExit(c))));
       return runOnChannel(ch, {
@@ -472,7 +473,7 @@ export class SshConnection implements Connection {
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const stdin = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin;
-    const r = await this.run(command, { become: this.usesSudo(opts.become), stdin, timeoutMs: opts.timeoutMs });
+    const r = await this.run(command, { become: this.usesSudo(opts.become), stdin, timeoutMs: opts.timeoutMs, nodeLocale: opts.nodeLocale });
     return {
       command,
       exitCode: r.exitCode,

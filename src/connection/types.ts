@@ -15,6 +15,12 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Data written to the command's stdin, then stdin is closed. */
   stdin?: string | Buffer;
+  /**
+   * Run in the node's own locale instead of the fixed one (FIXED_LOCALE in ./exec.ts): only
+   * for the user's own commands, whose output provision does not read (Ansible's `command`
+   * module does the same). Everything else runs with LANG=C.
+   */
+  nodeLocale?: boolean;
 }
 
 export interface WriteFileOptions {

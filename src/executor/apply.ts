@@ -10,7 +10,7 @@ const tail = (s: string, n = 20) => s.trim().split('\n').slice(-n).join('\n');
 
 export async function applyStep(conn: Connection, step: Step): Promise<void> {
   if (step.kind === 'command') {
-    const r = await conn.exec(step.command, { become: step.become, timeoutMs: step.timeoutMs });
+    const r = await conn.exec(step.command, { become: step.become, timeoutMs: step.timeoutMs, ...(step.nodeLocale ? { nodeLocale: true } : {}) });
     if (r.exitCode !== 0) {
       const out = tail(r.stderr) || tail(r.stdout);
       // A unit that did not start: what systemd and its journal say is the useful part.

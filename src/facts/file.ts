@@ -27,19 +27,31 @@ export type FileFact =
 const MARK = '--provision-content--';
 // The path is passed as $1, never pasted into the script. The content comes last, after a
 // marker line, so nothing in it (nor in a link target) can be mistaken for the header.
+// The type is read from the raw mode (%f, hex), never from %F's words: those are translated
+// ("普通文件" for "regular file" under LANG=zh_CN.UTF-8). %F stays for people reading the output.
 const SCRIPT = `p=$1
 if [ ! -e "$p" ] && [ ! -L "$p" ]; then
 ${SH_ABSENT}
 fi
-s=$(stat -c '%F|%a|%U|%G|%s' -- "$p") || exit 2
+s=$(stat -c '%F|%a|%U|%G|%s|%f' -- "$p") || exit 2
 printf '%s\\n' "$s"
-case $s in
-'symbolic link|'*) printf '%s\\n' '${MARK}'; readlink -- "$p" || exit 2 ;;
-'regular file|'* | 'regular empty file|'*)
+case $(( 0x\${s##*|} & 61440 )) in
+40960) printf '%s\\n' '${MARK}'; readlink -- "$p" || exit 2 ;;
+32768)
   h=$(sha256sum < "$p") || exit 2
   printf '%s\\n' "\${h%% *}"
-  if [ "\${s##*|}" -le ${MAX_CONTENT} ]; then printf '%s\\n' '${MARK}'; cat -- "$p" || exit 2; fi ;;
+  z=\${s%|*}
+  if [ "\${z##*|}" -le ${MAX_CONTENT} ]; then printf '%s\\n' '${MARK}'; cat -- "$p" || exit 2; fi ;;
 esac`;
+
+/** S_IFMT bits of a raw mode -> the fact's type. */
+const TYPES: Record<number, 'file' | 'directory' | 'link'> = { 0o100000: 'file', 0o040000: 'directory', 0o120000: 'link' };
+
+/** The type from %f (hex raw mode) when given, else (recorded output of older probes) from %F's English words. */
+function typeOf(words: string | undefined, rawHex: string | undefined): 'file' | 'directory' | 'link' | 'other' {
+  if (rawHex !== undefined && /^[0-9a-f]+$/i.test(rawHex)) return TYPES[parseInt(rawHex, 16) & 0o170000] ?? 'other';
+  return words === 'directory' ? 'directory' : words === 'symbolic link' ? 'link' : words?.startsWith('regular') ? 'file' : 'other';
+}
 
 export const file = defineFact<FileFact, { path: string }>({
   name: 'file',
@@ -50,8 +62,11 @@ export const file = defineFact<FileFact, { path: string }>({
     const at = stdout.indexOf(`\n${MARK}\n`);
     const head = (at < 0 ? stdout : stdout.slice(0, at)).split('\n');
     const body = at < 0 ? undefined : stdout.slice(at + MARK.length + 2);
-    const [ftype, mode, owner, group, size] = head[0]!.split('|');
-    const type = ftype === 'directory' ? 'directory' : ftype === 'symbolic link' ? 'link' : ftype?.startsWith('regular') ? 'file' : 'other';
+    // %F's words may hold no '|'; the five fields after them are fixed (user and group names cannot hold one).
+    const fields = head[0]!.split('|');
+    const raw = fields.length >= 6 ? fields.pop() : undefined;
+    const [size, group, owner, mode] = [fields.pop(), fields.pop(), fields.pop(), fields.pop()];
+    const type = typeOf(fields.join('|'), raw);
     if (mode === undefined || size === undefined) throw probeFailed(`file(${path})`, exitCode, `unexpected output: ${head[0]}`);
     return {
       exists: true,

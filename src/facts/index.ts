@@ -6,4 +6,5 @@ export { pathExists } from './path.js';
 export { systemdUnit, unitName, type SystemdUnit } from './systemd.js';
 export { commandSucceeds, commandLine } from './command.js';
 export { osRelease, type OsRelease } from './os.js';
+export { firewalld, portOpen, type Firewalld } from './firewalld.js';
 export { etcdMembers, etcdHealth, etcdctl, type EtcdMembers, type EtcdMember, type EtcdEndpointHealth, type EtcdQuery, type EtcdTls } from './etcd.js';

@@ -11,8 +11,12 @@ export interface RpmPackage {
 export const rpmPackage = defineFact<RpmPackage, { name: string }>({
   name: 'rpm_package',
   command: ({ name }) => shellJoin(['rpm', '-q', '--qf', String.raw`%{NAME}\t%{VERSION}-%{RELEASE}\n`, '--', name]),
-  parse(stdout, exitCode, { name }, stderr) {
-    if (exitCode === 1 && stdout.includes(`package ${name} is not installed`)) return { installed: false, versions: [] };
+  parse(stdout, exitCode, { name }, stderr = '') {
+    // Not installed: exit 1 with rpm's one line on stdout and nothing on stderr. The line is not
+    // matched: rpm translates it ("未安装软件包 etcd" under LANG=zh_CN.UTF-8 on CentOS); a
+    // broken database also exits 1, but says so on stderr.
+    const notInstalled = exitCode === 1 && stderr.trim() === '' && stdout.trim() !== '' && !stdout.includes('\t');
+    if (notInstalled) return { installed: false, versions: [] };
     if (exitCode !== 0) throw probeFailed(`rpm_package(${name})`, exitCode, stderr, stdout);
     const versions = stdout
       .split('\n')

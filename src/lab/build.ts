@@ -260,3 +260,106 @@ export function debootstrapProgress(log: (s: string) => void, now: () => number 
     }
   };
 }
+
+/**
+ * Optional parts of a node (`lab up --locale`, `--firewalld`), in a layer of their own over the
+ * image: the image (and its hash, shared with the docker lab) stays as it is, and the layer,
+ * a few dozen packages installed with dpkg, takes far less than a second debootstrap. Nodes
+ * mount the layer over the image (overlayfs lowerdir=layer:image); what the options do not
+ * enable stays off (firewalld installed but disabled, the locale unused).
+ * Translations: coreutils, systemd and dnf ship theirs; rpm's are in rpm-i18n.
+ */
+// netbase: /etc/protocols, without which firewalld refuses its own stock services ("INVALID_PROTOCOL: esp").
+export const LAYER_PACKAGES = ['locales', 'rpm-i18n', 'firewalld', 'netbase'];
+
+/** Login locales the layer has compiled (`lab up --locale`); any other needs a new layer. */
+export const IMAGE_LOCALES = ['zh_CN.UTF-8'];
+
+/** Runs inside the image with the layer on top (chroot), after the layer's .debs are unpacked in /tmp/layer-debs. */
+export const LAYER_SCRIPT = `set -eu
+dpkg -i --force-confdef --force-confold /tmp/layer-debs/*.deb >/dev/null
+rm -rf /tmp/layer-debs
+# firewalld is installed but off; lab up --firewalld enables it per node.
+systemctl disable firewalld >/dev/null 2>&1 || true
+for l in ${IMAGE_LOCALES.join(' ')}; do localedef -i "\${l%%.*}" -c -f UTF-8 "$l"; done
+rm -rf /var/cache/apt/archives/*.deb /var/cache/debconf/*-old /var/lib/dpkg/*-old
+`;
+
+export const layerDir = () => path.join(LAB.cacheDir, `layer-${sha(JSON.stringify({ image: imageHash(), LAYER_PACKAGES, LAYER_SCRIPT }))}`);
+
+/**
+ * The node's lower layers for overlayfs (`layer:image`), building the layer when missing.
+ * The .debs (with the dependencies the image lacks) are fetched by the host's apt against the
+ * image's dpkg status, then installed by dpkg inside a chroot of image + layer.
+ */
+export function ensureNodeLayers(log: (s: string) => void = () => {}): Promise<string> {
+  // Nodes come up together: one build for all of them.
+  const key = layerDir();
+  let p = building.get(key);
+  if (!p) {
+    p = buildNodeLayers(log);
+    building.set(key, p);
+    p.catch(() => building.delete(key));
+  }
+  return p;
+}
+
+const building = new Map<string, Promise<string>>();
+
+async function buildNodeLayers(log: (s: string) => void): Promise<string> {
+  const rootfs = await ensureImage(log);
+  const dir = layerDir();
+  const upper = path.join(dir, 'upper');
+  if (fs.existsSync(path.join(dir, 'complete'))) return `${upper}:${rootfs}`;
+  return underBuildLock(log, async () => {
+    if (!fs.existsSync(path.join(dir, 'complete'))) await buildLayer(rootfs, dir, upper, log);
+    return `${upper}:${rootfs}`;
+  });
+}
+
+async function buildLayer(rootfs: string, dir: string, upper: string, log: (s: string) => void): Promise<void> {
+  const t0 = Date.now();
+  log(`building the lab's optional layer (${LAYER_PACKAGES.join(', ')}); once`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  const merged = path.join(tmp, 'merged');
+  fs.rmSync(tmp, { recursive: true, force: true });
+  for (const d of ['upper', 'work', 'merged', 'debs/partial', 'lists/partial']) fs.mkdirSync(path.join(tmp, d), { recursive: true });
+  try {
+    const apt = [
+      '-o',
+      `Dir::State::status=${path.join(rootfs, 'var/lib/dpkg/status')}`,
+      '-o',
+      `Dir::Cache::archives=${path.join(tmp, 'debs')}`,
+      '-o',
+      'Debug::NoLocking=1',
+      '-o',
+      'APT::Install-Recommends=0',
+    ];
+    await must(['apt-get', '-q', '-y', ...apt, 'install', '--download-only', ...LAYER_PACKAGES], {
+      what: 'apt-get download (lab layer)',
+      timeoutMs: 20 * 60_000,
+    });
+    await must(
+      ['mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${rootfs},upperdir=${path.join(tmp, 'upper')},workdir=${path.join(tmp, 'work')}`, merged],
+      {
+        what: 'overlay mount (lab layer)',
+      },
+    );
+    try {
+      const debs = fs.readdirSync(path.join(tmp, 'debs')).filter((f) => f.endsWith('.deb'));
+      log(`layer: installing ${debs.length} packages (${Math.round((Date.now() - t0) / 1000)} s)`);
+      fs.mkdirSync(path.join(merged, 'tmp/layer-debs'), { recursive: true });
+      for (const f of debs) fs.copyFileSync(path.join(tmp, 'debs', f), path.join(merged, 'tmp/layer-debs', f));
+      await must(['chroot', merged, '/bin/sh', '-c', LAYER_SCRIPT], { what: 'lab layer customisation', timeoutMs: 20 * 60_000 });
+    } finally {
+      await run(['umount', merged]);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    fs.renameSync(path.join(tmp, 'upper'), upper);
+    fs.writeFileSync(path.join(dir, 'complete'), new Date().toISOString() + '\n');
+    log(`layer: built in ${Math.round((Date.now() - t0) / 1000)} s`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

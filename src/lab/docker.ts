@@ -25,6 +25,7 @@ import {
   type LabEngine,
   type LabInfo,
   type LabStatus,
+  type NodeOptions,
   type UpOptions,
 } from './engine.js';
 import { allowLabBridge } from './forwarding.js';
@@ -254,6 +255,7 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
   const count = opts.nodes ?? LAB.defaultNodes;
   const log = opts.log ?? (() => {});
   checkCount(LAB, count);
+  noNodeOptions(opts);
   return withLock(LAB, async () => {
     const existing = store.read();
     if (existing && existing.etcdNodes !== count) {
@@ -347,8 +349,15 @@ async function restartNode(name: string): Promise<void> {
   await startNode(name);
 }
 
+/** --locale and --firewalld are the nspawn lab's (the docker lab's containers share one image and its settings). */
+function noNodeOptions(o: NodeOptions): void {
+  if (o.locale !== undefined || o.firewalld)
+    throw new ProvisionError('USAGE', '--locale and --firewalld are options of the nspawn lab', { hint: 'use --engine nspawn' });
+}
+
 /** A new container from the image: bare again, with the same name, address and (mounted) host keys. */
-async function resetNode(name: string): Promise<void> {
+async function resetNode(name: string, opts: NodeOptions = {}): Promise<void> {
+  noNodeOptions(opts);
   await withLock(LAB, async () => {
     const { state, node } = findNode(name);
     await compose(['rm', '-s', '-f', '-v', node.name], state, `docker compose rm ${node.name}`);

@@ -12,7 +12,15 @@ import { LAB_VARIANTS, labInventoryYaml, variantCluster, variantFile, type LabVa
 import { sleep, type RunResult } from './sh.js';
 import { filesOf, projectRoot, type EngineName, type LabConfig, type LabFiles, type LabNode } from './topology.js';
 
-export interface UpOptions {
+/** How a node's system is set up beyond the bare image (`lab up --locale --firewalld`). */
+export interface NodeOptions {
+  /** Login locale of root and the admin user (LANG in their login environment), e.g. zh_CN.UTF-8. */
+  locale?: string;
+  /** firewalld enabled and running, with its default zone (public: only ssh allowed in). */
+  firewalld?: boolean;
+}
+
+export interface UpOptions extends NodeOptions {
   nodes?: number;
   log?: (line: string) => void;
 }
@@ -49,8 +57,8 @@ export interface LabEngine {
   stopNode(name: string): Promise<void>;
   startNode(name: string): Promise<void>;
   restartNode(name: string): Promise<void>;
-  /** Back to the bare image: same name, address and host keys. */
-  resetNode(name: string): Promise<void>;
+  /** Back to the bare image: same name, address and host keys; with `opts`, set up as they say. */
+  resetNode(name: string, opts?: NodeOptions): Promise<void>;
   /** Cut or restore one node's network (the host side of its link goes down or up). */
   cutNetwork(name: string): Promise<void>;
   restoreNetwork(name: string): Promise<void>;

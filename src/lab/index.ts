@@ -10,7 +10,7 @@ import { nspawnEngine } from './nspawn.js';
 import { defaultEngine, type EngineName } from './topology.js';
 
 export { LAB, labFiles, topology, type LabNode, type EngineName, ENGINES, parseEngine } from './topology.js';
-export type { LabEngine, LabInfo, LabStatus, NodeStatus, UpOptions } from './engine.js';
+export type { LabEngine, LabInfo, LabStatus, NodeOptions, NodeStatus, UpOptions } from './engine.js';
 
 const ENGINE_IMPLS: Record<EngineName, LabEngine> = { nspawn: nspawnEngine, docker: dockerEngine };
 
@@ -23,7 +23,7 @@ export const status: LabEngine['status'] = () => current.status();
 export const stopNode: LabEngine['stopNode'] = (n) => current.stopNode(n);
 export const startNode: LabEngine['startNode'] = (n) => current.startNode(n);
 export const restartNode: LabEngine['restartNode'] = (n) => current.restartNode(n);
-export const resetNode: LabEngine['resetNode'] = (n) => current.resetNode(n);
+export const resetNode: LabEngine['resetNode'] = (n, o) => current.resetNode(n, o);
 export const cutNetwork: LabEngine['cutNetwork'] = (n) => current.cutNetwork(n);
 export const restoreNetwork: LabEngine['restoreNetwork'] = (n) => current.restoreNetwork(n);
 export const exec: LabEngine['exec'] = (n, argv) => current.exec(n, argv);

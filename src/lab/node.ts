@@ -8,7 +8,8 @@ import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { NSPAWN, type LabNode, netnsName } from './topology.js';
 import { must, run, sleep, startDetached } from './sh.js';
-import { alive, waitForSsh as waitForBanner } from './engine.js';
+import { alive, waitForSsh as waitForBanner, type NodeOptions } from './engine.js';
+import { IMAGE_LOCALES } from './build.js';
 
 export { alive };
 
@@ -49,8 +50,46 @@ function passwdIds(root: string, user: string): { uid: number; gid: number } {
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
 
+/** The line a login locale adds at the top of root's and the admin's ~/.bashrc. */
+const localeLine = (locale: string) => `export LANG=${locale} # provision lab --locale\n`;
+
+/**
+ * `--locale`: LANG for every login, as a Chinese-language CentOS install has it. sshd's and
+ * sudo's PAM sessions read /etc/default/locale (pam_env) and the login shells set it too (bash
+ * reads ~/.bashrc for commands run over SSH), so every command sent over SSH, with or without
+ * sudo, starts with LANG set: stat, systemctl, dnf and rpm then print Chinese.
+ */
+function setLocale(root: string, locale: string | undefined): void {
+  for (const f of ['etc/default/locale', 'etc/locale.conf']) {
+    if (locale) fs.writeFileSync(path.join(root, f), `LANG=${locale}\n`);
+    else fs.rmSync(path.join(root, f), { force: true });
+  }
+  for (const home of ['root', path.join('home', NSPAWN.adminUser)]) {
+    const rc = path.join(root, home, '.bashrc');
+    const old = fs.existsSync(rc) ? fs.readFileSync(rc, 'utf8') : '';
+    const rest = old.replace(/^export LANG=\S+ # provision lab --locale\n/, '');
+    const want = (locale ? localeLine(locale) : '') + rest;
+    if (want !== old) fs.writeFileSync(rc, want);
+  }
+}
+
+/** `--firewalld`: enabled at boot (the image has it installed and disabled), default zone as shipped. */
+function setFirewalld(root: string, on: boolean): void {
+  const link = path.join(root, 'etc/systemd/system/multi-user.target.wants/firewalld.service');
+  fs.rmSync(link, { force: true });
+  if (on) fs.symlinkSync('/lib/systemd/system/firewalld.service', link);
+}
+
+/** The login locales the image has (IMAGE_LOCALES); any other is refused with what to do. */
+export function checkLocale(locale: string | undefined): void {
+  if (locale === undefined || IMAGE_LOCALES.includes(locale)) return;
+  throw new ProvisionError('USAGE', `the lab image has no locale ${JSON.stringify(locale)}; it has ${IMAGE_LOCALES.join(', ')}`, {
+    hint: 'add it to IMAGE_LOCALES in src/lab/build.ts (the image is then built again)',
+  });
+}
+
 /** Writes the node's own files into its overlay; returns its public host keys. */
-export async function personalise(node: LabNode, infraAddress: string, authorizedKey: string): Promise<string[]> {
+export async function personalise(node: LabNode, infraAddress: string, authorizedKey: string, opts: NodeOptions = {}): Promise<string[]> {
   const root = mergedDir(node.name);
   fs.writeFileSync(path.join(root, 'etc/hostname'), `${node.name}\n`);
   fs.writeFileSync(path.join(root, 'etc/hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${node.address}\t${node.name}\n`);
@@ -71,11 +110,13 @@ export async function personalise(node: LabNode, infraAddress: string, authorize
     fs.chownSync(sshDir, uid, gid);
     fs.chownSync(path.join(sshDir, 'authorized_keys'), uid, gid);
   }
+  setLocale(root, opts.locale);
+  setFirewalld(root, opts.firewalld === true);
   return keys;
 }
 
 /** Boots the node's container; returns the pid of its systemd-nspawn process. */
-export function boot(node: LabNode, repo: string): number {
+export function boot(node: LabNode & NodeOptions, repo: string): number {
   // nspawn refuses to start when a container of the same name that did not exit cleanly left
   // its propagation directory behind and /run is not a tmpfs (as in a container): clear it.
   fs.rmSync(path.join('/run/systemd/nspawn/propagate', netnsName(node.name)), { recursive: true, force: true });
@@ -99,6 +140,9 @@ export function boot(node: LabNode, repo: string): number {
         '--link-journal=no',
         '--console=pipe',
         `--bind-ro=${repo}:${NSPAWN.repoMount}`,
+        // firewalld sets nftables rules in the node's own network namespace: nspawn keeps
+        // CAP_NET_ADMIN only with --private-network, not with --network-namespace-path.
+        ...(node.firewalld ? ['--capability=CAP_NET_ADMIN'] : []),
       ],
       log,
     );

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
-import { ensureImage, ensureRepo, repoDir } from './build.js';
+import { ensureImage, ensureNodeLayers, ensureRepo, repoDir } from './build.js';
 import {
   checkCount,
   ensureLabKey,
@@ -18,6 +18,7 @@ import {
   type LabEngine,
   type LabInfo,
   type LabStatus,
+  type NodeOptions,
   type UpOptions,
 } from './engine.js';
 import { allowLabBridge, checkNodesReachEachOther, removeLabBridgeRule } from './forwarding.js';
@@ -29,6 +30,7 @@ import {
   nodeDir,
   nodeExec,
   personalise,
+  checkLocale,
   shutdown,
   strayNspawnPids,
   unmountOverlay,
@@ -43,7 +45,7 @@ const LAB = NSPAWN;
 const labFiles = filesOf(LAB);
 const topology = (n?: number) => topologyOf(LAB, n);
 
-interface NodeState extends LabNode {
+interface NodeState extends LabNode, NodeOptions {
   pid?: number;
 }
 interface LabState {
@@ -62,6 +64,7 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
   const count = opts.nodes ?? LAB.defaultNodes;
   const log = opts.log ?? (() => {});
   checkCount(LAB, count);
+  checkLocale(opts.locale);
   await preflight(log);
   return withLock(LAB, async () => {
     const existing = readState();
@@ -76,7 +79,19 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     const repo = await ensureRepo(log);
     ensureLabKey(LAB);
     const pub = fs.readFileSync(labFiles.publicKey, 'utf8');
-    const nodes: NodeState[] = topology(count).map((n) => ({ ...n, pid: existing?.nodes.find((e) => e.name === n.name)?.pid }));
+    // --locale and --firewalld set up the etcd nodes; a node already up keeps what it has
+    // (a change of them would need a fresh node: `lab reset NODE` with the options).
+    const asked: NodeOptions = { ...(opts.locale ? { locale: opts.locale } : {}), ...(opts.firewalld ? { firewalld: true } : {}) };
+    const nodes: NodeState[] = topology(count).map((n) => {
+      const e = existing?.nodes.find((x) => x.name === n.name);
+      if (e && alive(e.pid) && n.role === 'etcd' && Object.keys(asked).length && (e.locale !== asked.locale || !!e.firewalld !== !!asked.firewalld)) {
+        throw new ProvisionError('LAB', `lab node ${n.name} is up with ${describeOptions(e)}, not ${describeOptions(asked)}`, {
+          hint: `provision lab reset ${n.name}${optionFlags(asked)} (back to a bare node set up so), or provision lab down first`,
+        });
+      }
+      const own: NodeOptions = e ? { locale: e.locale, firewalld: e.firewalld } : n.role === 'etcd' ? asked : {};
+      return { ...n, ...own, pid: e?.pid };
+    });
     const state: LabState = { etcdNodes: count, nodes, createdAt: existing?.createdAt ?? new Date().toISOString() };
     writeState(state);
     await ensureBridge();
@@ -86,8 +101,8 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     await Promise.all(
       nodes.map(async (n) => {
         await createNodeNetwork(n.name, n.address);
-        await mountOverlay(n.name, rootfs);
-        hostKeys.set(n.name, await personalise(n, infra.address, pub));
+        await mountOverlay(n.name, await lowerFor(n, rootfs, log));
+        hostKeys.set(n.name, await personalise(n, infra.address, pub, n));
         if (!alive(n.pid)) n.pid = boot(n, repo);
       }),
     );
@@ -101,9 +116,16 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
   });
 }
 
+/** A node's lower layers: the image, with the optional layer over it when its options need it. */
+const lowerFor = (o: NodeOptions, rootfs: string, log?: (l: string) => void): Promise<string> | string =>
+  o.locale || o.firewalld ? ensureNodeLayers(log) : rootfs;
+
+const describeOptions = (o: NodeOptions) => [o.locale ? `locale ${o.locale}` : 'no login locale', o.firewalld ? 'firewalld' : 'no firewalld'].join(' and ');
+const optionFlags = (o: NodeOptions) => `${o.locale ? ` --locale ${o.locale}` : ''}${o.firewalld ? ' --firewalld' : ''}`;
+
 function info(state: LabState): LabInfo {
   return {
-    nodes: state.nodes.map(({ pid, ...n }) => ({ ...n, running: alive(pid) })),
+    nodes: state.nodes.map(({ pid, locale: _l, firewalld: _f, ...n }) => ({ ...n, running: alive(pid) })),
     inventory: labFiles.inventory,
     privateKey: labFiles.privateKey,
     knownHosts: labFiles.knownHosts,
@@ -208,9 +230,12 @@ async function exec(name: string, argv: string[]) {
  * Takes a node back to the bare image (same name, address and host keys): for tests that
  * start from bare nodes without a whole lab down/up.
  */
-async function resetNode(name: string): Promise<void> {
+async function resetNode(name: string, opts: NodeOptions = {}): Promise<void> {
+  checkLocale(opts.locale);
   await withLock(LAB, async () => {
     const { state, node } = findNode(name);
+    node.locale = opts.locale;
+    node.firewalld = opts.firewalld || undefined;
     await shutdown(node.pid);
     node.pid = undefined;
     writeState(state);
@@ -224,14 +249,14 @@ async function resetNode(name: string): Promise<void> {
     await unmountOverlay(name);
     fs.rmSync(upper, { recursive: true, force: true });
     fs.rmSync(path.join(nodeDir(name), 'work'), { recursive: true, force: true });
-    await mountOverlay(name, await ensureImage());
+    await mountOverlay(name, await lowerFor(node, await ensureImage()));
     for (const f of fs.readdirSync(keep)) {
       fs.copyFileSync(path.join(keep, f), path.join(mergedDir(name), 'etc/ssh', f));
       fs.chmodSync(path.join(mergedDir(name), 'etc/ssh', f), f.endsWith('.pub') ? 0o644 : 0o600);
     }
     fs.rmSync(keep, { recursive: true, force: true });
     const infra = state.nodes.find((n) => n.role === 'infra')!;
-    await personalise(node, infra.address, fs.readFileSync(labFiles.publicKey, 'utf8'));
+    await personalise(node, infra.address, fs.readFileSync(labFiles.publicKey, 'utf8'), node);
     node.pid = boot(node, repoDir());
     writeState(state);
     await waitForSsh(node, 60_000, node.pid);

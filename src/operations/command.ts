@@ -57,6 +57,8 @@ export const commandOp = defineOperation<CommandArgs>({
           kind: 'command',
           description: `run ${typeof a.cmd === 'string' ? a.cmd : a.cmd.join(' ')}`.split('\n')[0]!,
           command: cd ? commandLine(cd + body) : commandLine(a.cmd),
+          // The user's own command: its output is theirs to read, in the node's language.
+          nodeLocale: true,
           ...(effects.length ? { effects } : {}),
         },
       ],

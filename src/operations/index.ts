@@ -7,6 +7,7 @@ import { etcdConfigOp } from './etcd-config.js';
 import { etcdUnitOp } from './etcd-unit.js';
 import { etcdVerifyOp } from './etcd-verify.js';
 import { fileOp } from './file.js';
+import { firewalldOp } from './firewalld.js';
 import { packageOp } from './package.js';
 import { serviceOp } from './service.js';
 import { defineOperation, type OperationDef } from './types.js';
@@ -39,6 +40,7 @@ export const operations = new Map<string, OperationDef<any>>(
     commandOp,
     serviceOp,
     resolvConfOp,
+    firewalldOp,
     etcdConfigOp,
     etcdUnitOp,
     etcdTlsOp,

@@ -27,6 +27,8 @@ export interface CommandStep {
   command: string;
   become?: boolean;
   timeoutMs?: number;
+  /** The user's own command: runs in the node's locale (see ExecOptions.nodeLocale). */
+  nodeLocale?: boolean;
   effects?: Effect[];
 }
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connect, SshConnection } from '../../src/connection/ssh.js';
+import { FIXED_LOCALE } from '../../src/connection/exec.js';
 import type { Connection, ConnectionSettings } from '../../src/connection/types.js';
 import { ProvisionError } from '../../src/errors.js';
 import { fingerprint } from '../../src/connection/known-hosts.js';
@@ -322,7 +323,9 @@ describe('become (sudo)', () => {
     const r = await c.exec('echo "$FAKE_SUDO_TARGET"; echo e >&2');
     expect(r).toMatchObject({ exitCode: 0, stdout: 'root\n', stderr: 'e\n', command: 'echo "$FAKE_SUDO_TARGET"; echo e >&2' });
     const rec = server.execs.at(-1)!;
-    expect(rec.command).toMatch(/^sudo -H -S -p '\[sudo via provision, key=[0-9a-f]+\] password:' -u root -- sh -c /);
+    expect(rec.command).toMatch(
+      /^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nsudo -H -S -p '\[sudo via provision, key=[0-9a-f]+\] password:' -u root -- sh -c /,
+    );
     expect(rec.command).not.toContain(SUDO_PW);
     expect(rec.stdin.toString()).toBe(`${SUDO_PW}\n`);
   });
@@ -356,7 +359,7 @@ describe('become (sudo)', () => {
     const e = await rejection(c.exec('true'));
     expect(e.code).toBe('AUTH');
     expect(e.message).toBe('sudo on testhost needs a password; set become_password');
-    expect(server.execs.at(-1)!.command).toMatch(/^sudo -H -n -u root -- sh -c /);
+    expect(server.execs.at(-1)!.command).toMatch(/^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nsudo -H -n -u root -- sh -c /);
     env.FAKE_SUDO_NOPASSWD = '1';
     expect((await c.exec('echo fine')).stdout).toBe('fine\n');
   });
@@ -364,10 +367,10 @@ describe('become (sudo)', () => {
   it('become: false per command skips sudo; root login skips sudo', async () => {
     const c = await alice();
     await c.exec('echo plain', { become: false });
-    expect(server.execs.at(-1)!.command).toBe('echo plain');
+    expect(server.execs.at(-1)!.command).toBe(FIXED_LOCALE + 'echo plain');
     const r = await conn({ become: true, becomePassword: SUDO_PW });
     await r.exec('echo asroot');
-    expect(server.execs.at(-1)!.command).toBe('echo asroot');
+    expect(server.execs.at(-1)!.command).toBe(FIXED_LOCALE + 'echo asroot');
   });
 
   it('a password with a line break is refused before anything is sent (defence in depth behind the inventory check)', async () => {
@@ -381,6 +384,26 @@ describe('become (sudo)', () => {
     }
     expect(server.execs.length).toBe(before);
     expect(server.connections).toBe(connections);
+  });
+
+  it("runs with LANG=C even where the login and sudo's PAM set another language; the user's own commands keep it", async () => {
+    // As on a Chinese-language CentOS: the login shell has LANG set; sudo's PAM session may set it again.
+    env.LANG = 'zh_CN.UTF-8';
+    env.LANGUAGE = 'zh_CN:zh';
+    env.FAKE_SUDO_SETS_LANG = 'zh_CN.UTF-8';
+    try {
+      const show = 'echo "${LANG-}|${LC_ALL-}|${LC_MESSAGES-}|${LANGUAGE-unset}"';
+      const c = await alice({ becomePassword: undefined });
+      env.FAKE_SUDO_NOPASSWD = '1';
+      expect((await c.exec(show, { become: false })).stdout).toBe('C|C|C|unset\n');
+      expect((await c.exec(show)).stdout).toBe('C|C|C|unset\n');
+      expect((await c.exec(show, { nodeLocale: true })).stdout).toBe('zh_CN.UTF-8|||zh_CN:zh\n');
+      expect((await c.exec(show, { become: false, nodeLocale: true })).stdout).toBe('zh_CN.UTF-8|||zh_CN:zh\n');
+    } finally {
+      delete env.LANG;
+      delete env.LANGUAGE;
+      delete env.FAKE_SUDO_SETS_LANG;
+    }
   });
 
   it('readFile and writeFile through sudo', async () => {
@@ -438,7 +461,7 @@ describe('files (SFTP)', () => {
     const p = join(remote, 'owned');
     const group = execFileSync('id', ['-gn']).toString().trim();
     await c.writeFile(p, 'o', { owner: me, group });
-    expect(server.execs.at(-1)!.command).toMatch(new RegExp(`^chown -- ${me}:${group} .*\\.owned\\.provision-`));
+    expect(server.execs.at(-1)!.command).toMatch(new RegExp(`^${FIXED_LOCALE}chown -- ${me}:${group} .*\\.owned\\.provision-`));
     expect(readFileSync(p, 'utf8')).toBe('o');
   });
 
@@ -474,7 +497,9 @@ describe('files (SFTP)', () => {
       writeFileSync(p, 'old');
       await c.writeFile(p, 'via mv');
       expect(readFileSync(p, 'utf8')).toBe('via mv');
-      expect(plain.execs.at(-1)!.command).toMatch(/^mv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/);
+      expect(plain.execs.at(-1)!.command).toMatch(
+        /^export LANG=C LC_ALL=C LC_MESSAGES=C; unset LANGUAGE\nmv -fT -- .*\.mv\.conf\.provision-[0-9a-f]+\.tmp .*mv\.conf$/,
+      );
     } finally {
       await plain.close();
     }

@@ -453,6 +453,8 @@ if [ -z "$FAKE_SUDO_NOPASSWD" ]; then
   done
 fi
 FAKE_SUDO_TARGET=$user; export FAKE_SUDO_TARGET
+# As pam_env with /etc/default/locale does in Debian's sudo PAM session.
+if [ -n "$FAKE_SUDO_SETS_LANG" ]; then LANG=$FAKE_SUDO_SETS_LANG; export LANG; fi
 exec "$@"
 `;
   const p = join(dir, 'sudo');
