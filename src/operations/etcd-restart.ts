@@ -1,6 +1,6 @@
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
-import { etcdctl, etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
+import { etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
 import { pathExists } from '../facts/path.js';
 import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';

@@ -155,8 +155,7 @@ export const etcdUpgradeOp = defineOperation<EtcdUpgradeArgs>({
             signal,
           });
           const all3 = `all ${members.length} members healthy`;
-          if (done)
-            return { ok: true, message: `etcd on ${self} upgraded to ${target}; ${all3}${last ? `; cluster version ${value.clusterVersion}` : ''}` };
+          if (done) return { ok: true, message: `etcd on ${self} upgraded to ${target}; ${all3}${last ? `; cluster version ${value.clusterVersion}` : ''}` };
           const why =
             value.bad.length > 0
               ? `${value.bad.join(', ')} not healthy`
