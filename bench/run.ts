@@ -6,6 +6,8 @@
  *               cluster (median of several runs, with the provisioner's peak memory)
  *   modes:      converge from bare nodes in each other bootstrap mode (static+TLS, DNS SRV+TLS,
  *               discovery URL with and without TLS), median of several runs
+ *   upgrade:    a converged 3.4.23 cluster (static) upgraded to 3.5.16, one member at a time
+ *               (the whole run, and per member: snapshot, package, restart, back to healthy)
  *   scale:      30 hosts at once: ten 3-member clusters converging together on a 30-node lab
  *               (time, peak memory of the provisioners, handshakes retried)
  *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
@@ -16,7 +18,7 @@
  * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
  * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
- * `npm run bench -- scale`, `npm run bench -- sim`, `npm run bench -- backup`; default all.
+ * `npm run bench -- upgrade`, `npm run bench -- scale`, `npm run bench -- sim`, `npm run bench -- backup`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -297,6 +299,32 @@ async function benchBackup() {
   console.log(`${'restore (all data lost)'.padEnd(32)} ${spread(restoreMs)}`);
 }
 
+async function benchUpgrade() {
+  console.log('## upgrade 3 members (3-node lab, static, etcd 3.4.23 -> 3.5.16)');
+  await lab.up({ nodes: 3 });
+  const inv = lab.labFiles.inventory;
+  const pinned = path.join(path.dirname(inv), 'bench-upgrade.yaml');
+  fs.writeFileSync(pinned, fs.readFileSync(inv, 'utf8').replace('package: { name: etcd }', 'package: { name: etcd, version: "3.5.16" }'));
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const whole: number[] = [];
+  const perMember: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await resetEtcdNodes();
+    fs.rmSync(path.join(path.dirname(inv), '.provision-state'), { recursive: true, force: true });
+    const c = await cli([inv]);
+    if (c.code !== 0) throw new Error(`converge exited ${c.code}:\n${c.out}`);
+    const r = await cli([pinned, '--json']);
+    if (r.code !== 0) throw new Error(`upgrade exited ${r.code}:\n${r.out}`);
+    whole.push(r.ms);
+    // The JSON document is stdout; cli() appends stderr after it.
+    const tasks = (JSON.parse(r.out.slice(0, r.out.lastIndexOf('\n}') + 2)) as { tasks: { task: string; status: string; durationMs?: number }[] }).tasks;
+    for (const t of tasks) if (t.task.startsWith('Upgrade etcd') && t.status === 'changed' && t.durationMs) perMember.push(t.durationMs);
+  }
+  fs.rmSync(pinned, { force: true });
+  console.log(`upgrade 3 members, whole run        ${spread(whole)}`);
+  console.log(`one member (snapshot .. healthy)    ${spread(perMember)}`);
+}
+
 async function benchScale() {
   console.log(`## scale (${SCALE_NODES} hosts at once: ${SCALE_CLUSTERS} clusters of 3, one provision process each)`);
   await lab.down();
@@ -385,6 +413,7 @@ async function benchSimulated() {
 if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
+if (want('upgrade')) await benchUpgrade();
 if (want('scale')) await benchScale();
 if (want('backup')) await benchBackup();
 if (want('sim')) await benchSimulated();

@@ -118,3 +118,64 @@ export const etcdHealth = defineFact<EtcdEndpointHealth[], EtcdQuery>({
     }));
   },
 });
+
+/** The etcd server version each endpoint reports (`endpoint status`); `error` where none answered. */
+export interface EtcdEndpointVersion {
+  endpoint: string;
+  version?: string;
+  error?: string;
+}
+
+export const etcdVersions = defineFact<EtcdEndpointVersion[], EtcdQuery>({
+  name: 'etcd_versions',
+  command: (q) => etcdctl(q, 'endpoint', 'status', '-w', 'json'),
+  // With an endpoint down etcdctl exits 1 and lists only those that answered.
+  parse(stdout, exitCode, { endpoints }, stderr = '') {
+    let list: { Endpoint?: string; Status?: { version?: string } }[] = [];
+    try {
+      const j = JSON.parse(quoteBigInts(stdout)) as unknown;
+      if (Array.isArray(j)) list = j;
+    } catch {
+      list = [];
+    }
+    return endpoints.map((endpoint) => {
+      const version = list.find((s) => s.Endpoint === endpoint)?.Status?.version;
+      return version ? { endpoint, version: String(version) } : { endpoint, error: etcdError(stderr, exitCode) };
+    });
+  },
+});
+
+/**
+ * The cluster version (the lowest minor version its members all run, decided by the leader)
+ * and the server version, from the endpoint's /version (curl, with the client certificate
+ * when the cluster uses TLS).
+ */
+export interface EtcdClusterVersion {
+  ok: boolean;
+  server?: string;
+  cluster?: string;
+  error?: string;
+}
+
+export const etcdClusterVersion = defineFact<EtcdClusterVersion, { endpoint: string; tls?: EtcdTls }>({
+  name: 'etcd_cluster_version',
+  command: ({ endpoint, tls }) =>
+    shellJoin([
+      'curl',
+      '-sS',
+      '--max-time',
+      '5',
+      ...(tls ? ['--cacert', tls.cacert, '--cert', tls.cert, '--key', tls.key] : []),
+      '--',
+      `${endpoint.replace(/\/+$/, '')}/version`,
+    ]),
+  parse(stdout, exitCode, _a, stderr = '') {
+    if (exitCode !== 0) return { ok: false, error: stderr.trim().split('\n').pop() || `curl exit ${exitCode}` };
+    try {
+      const j = JSON.parse(stdout) as { etcdserver?: string; etcdcluster?: string };
+      return { ok: true, server: j.etcdserver, cluster: j.etcdcluster };
+    } catch {
+      return { ok: false, error: `unexpected answer from /version: ${stdout.slice(0, 200)}` };
+    }
+  },
+});

@@ -12,6 +12,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { ProvisionError } from '../errors.js';
+import { ETCD35 } from './debs.js';
 import { LAB } from './topology.js';
 import { RPMS, specFor } from './rpms.js';
 import { must, run } from './sh.js';
@@ -92,6 +94,8 @@ rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
 
 function fileStamp(p: string): string {
+  // A source not fetched yet (ensureRepo says what to do) still gives a hash.
+  if (!fs.existsSync(p)) return `${p}:missing`;
   const st = fs.statSync(p);
   return `${p}:${st.size}:${st.mtimeMs}`;
 }
@@ -110,7 +114,7 @@ export const imageDir = () => path.join(LAB.cacheDir, `image-${imageHash()}`);
 
 /** Build one RPM into outDir; returns the .rpm path. */
 async function buildRpm(recipe: (typeof RPMS)[number], outDir: string, work: string): Promise<string> {
-  const top = path.join(work, recipe.name);
+  const top = path.join(work, `${recipe.name}-${recipe.version}`);
   for (const d of ['SOURCES', 'SPECS', 'BUILD', 'RPMS', 'SRPMS', 'BUILDROOT']) fs.mkdirSync(path.join(top, d), { recursive: true });
   recipe.files.forEach((f, i) => {
     const dest = path.join(top, 'SOURCES', `src${i}`);
@@ -159,13 +163,19 @@ const repoReady = (dir: string) => fs.existsSync(path.join(dir, 'repodata', 'rep
 export async function ensureRepo(log: (s: string) => void = () => {}): Promise<string> {
   const dir = repoDir();
   if (repoReady(dir)) return dir;
+  const missing = RPMS.flatMap((r) => r.files.filter((f) => f.from && !fs.existsSync(f.from)).map((f) => `${r.name}-${r.version}: ${f.from}`));
+  if (missing.length) {
+    throw new ProvisionError('LAB', `the lab repository's RPMs need files that are not there:\n${missing.join('\n')}`, {
+      hint: `run \`provision lab up\` as root on Debian (it installs the host packages and fetches etcd ${ETCD35.version}), or install them yourself`,
+    });
+  }
   return underBuildLock(log, () => buildRepo(log));
 }
 
 async function buildRepo(log: (s: string) => void): Promise<string> {
   const dir = repoDir();
   if (repoReady(dir)) return dir;
-  log('building the lab yum repository (etcd, dnsmasq RPMs)');
+  log('building the lab yum repository (etcd 3.4.23 and 3.5.16, dnsmasq RPMs)');
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });

@@ -1,13 +1,13 @@
 import { shellJoin } from '../connection/quote.js';
-import { fileStamp } from '../util/format.js';
 import { ProvisionError } from '../errors.js';
-import { etcdctl, etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
+import { etcdHealth, type EtcdEndpointHealth, type EtcdQuery } from '../facts/etcd.js';
 import { pathExists } from '../facts/path.js';
 import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { CommandStep } from '../plan/types.js';
 import { ETCD_UNIT, etcdctlTls, memberDataMarker, memberUrls } from './etcd-conf.js';
 import { clusterOf, unlessPeerLost } from './etcd-cluster.js';
+import { memberSnapshotStep, SNAPSHOT_DIR } from './member-snapshot.js';
 import { pollUntil } from '../util/poll.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
 import { daemonReloadStep, withDefaults } from './util.js';
@@ -19,7 +19,11 @@ export interface EtcdRestartArgs {
 
 const args: Record<string, ArgSpec> = {
   timeout: { type: 'number', default: 90, description: 'seconds to wait for the cluster to be healthy again' },
-  snapshot_dir: { type: 'string', default: '/var/lib/etcd-snapshots', description: 'where the snapshot taken before restarting a live member goes' },
+  snapshot_dir: {
+    type: 'string',
+    default: SNAPSHOT_DIR,
+    description: 'where the snapshot taken before restarting a live member goes (the last cluster.backup.keep are kept)',
+  },
 };
 
 /**
@@ -63,15 +67,7 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
         );
       live = sick.length === 0;
     }
-    if (live) {
-      const file = `${a.snapshot_dir!.replace(/\/+$/, '')}/${cluster.name}-${self}-${fileStamp(new Date(), true)}.db`;
-      steps.push({
-        kind: 'command',
-        description: `save a snapshot of the cluster to ${file}`,
-        command: `${shellJoin(['mkdir', '-p', '-m', '0700', '--', a.snapshot_dir!])} && ${etcdctl({ endpoints: [urls.get(self)!], tls }, 'snapshot', 'save', file)} >/dev/null`,
-        timeoutMs: 120_000,
-      });
-    }
+    if (live) steps.push(memberSnapshotStep(cluster, self, { endpoints: [urls.get(self)!], tls }, a.snapshot_dir!));
     // A live member's restart blocks until etcd is back in the cluster (Type=notify); before
     // the cluster exists it would block until quorum, so it is only queued.
     steps.push({
