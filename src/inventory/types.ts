@@ -1,5 +1,6 @@
 import type { ConnectionSettings } from '../connection/types.js';
 import type { SourceLocation } from '../errors.js';
+import type { EtcdSettings } from './etcd-settings.js';
 
 export type BootstrapMode = 'static' | 'dns' | 'discovery';
 
@@ -11,6 +12,8 @@ export interface ClusterSpec {
   token: string;
   dataDir: string;
   clientPort: number;
+  /** More ports every member serves clients on (listens and advertises), after clientPort. */
+  extraClientPorts?: number[];
   peerPort: number;
   /** 'address': listen on the member's own IP (default); 'any': 0.0.0.0. */
   listen: 'address' | 'any';
@@ -20,6 +23,10 @@ export interface ClusterSpec {
   /** Discovery-URL mode: either a ready `url` or the `endpoint` of an existing etcd. */
   discovery?: { url?: string; endpoint?: string };
   tls?: { dir: string };
+  /** etcd settings of every member (cluster.etcd_settings), by flag name. */
+  settings?: EtcdSettings;
+  /** Per member: its own etcd_settings (host variable), winning over `settings` key by key. */
+  hostSettings?: Record<string, EtcdSettings>;
 }
 
 export interface HostEntry {
