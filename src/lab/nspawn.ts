@@ -111,7 +111,8 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     });
     writeState(state);
     if (nodes.length > 1) await checkNodesReachEachOther(LAB, netnsName(nodes[1]!.name), nodes[0]!);
-    log(`lab up: ${nodes.length} nodes (${nodes.map((n) => `${n.name} ${n.address}`).join(', ')})`);
+    const shown = nodes.length > 10 ? [...nodes.slice(0, 4), undefined, nodes.at(-1)!] : nodes;
+    log(`lab up: ${nodes.length} nodes (${shown.map((n) => (n ? `${n.name} ${n.address}` : '...')).join(', ')})`);
     return info(state);
   });
 }
