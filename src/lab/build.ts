@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ProvisionError } from '../errors.js';
+import { ETCD35 } from './debs.js';
 import { LAB } from './topology.js';
 import { RPMS, specFor } from './rpms.js';
 import { must, run } from './sh.js';
@@ -89,6 +91,8 @@ rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
 
 function fileStamp(p: string): string {
+  // A source not fetched yet (ensureRepo says what to do) still gives a hash.
+  if (!fs.existsSync(p)) return `${p}:missing`;
   const st = fs.statSync(p);
   return `${p}:${st.size}:${st.mtimeMs}`;
 }
@@ -107,7 +111,7 @@ export const imageDir = () => path.join(LAB.cacheDir, `image-${imageHash()}`);
 
 /** Build one RPM into outDir; returns the .rpm path. */
 async function buildRpm(recipe: (typeof RPMS)[number], outDir: string, work: string): Promise<string> {
-  const top = path.join(work, recipe.name);
+  const top = path.join(work, `${recipe.name}-${recipe.version}`);
   for (const d of ['SOURCES', 'SPECS', 'BUILD', 'RPMS', 'SRPMS', 'BUILDROOT']) fs.mkdirSync(path.join(top, d), { recursive: true });
   recipe.files.forEach((f, i) => {
     const dest = path.join(top, 'SOURCES', `src${i}`);
@@ -127,7 +131,13 @@ async function buildRpm(recipe: (typeof RPMS)[number], outDir: string, work: str
 export async function ensureRepo(log: (s: string) => void = () => {}): Promise<string> {
   const dir = repoDir();
   if (fs.existsSync(path.join(dir, 'repodata', 'repomd.xml'))) return dir;
-  log('building the lab yum repository (etcd, dnsmasq RPMs)');
+  const missing = RPMS.flatMap((r) => r.files.filter((f) => f.from && !fs.existsSync(f.from)).map((f) => `${r.name}-${r.version}: ${f.from}`));
+  if (missing.length) {
+    throw new ProvisionError('LAB', `the lab repository's RPMs need files that are not there:\n${missing.join('\n')}`, {
+      hint: `run \`provision lab up\` as root on Debian (it installs the host packages and fetches etcd ${ETCD35.version}), or install them yourself`,
+    });
+  }
+  log('building the lab yum repository (etcd 3.4.23 and 3.5.16, dnsmasq RPMs)');
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });

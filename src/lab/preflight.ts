@@ -1,6 +1,7 @@
 /** Checks before the lab touches anything, each failure saying what to do. */
 import fs from 'node:fs';
 import { ProvisionError } from '../errors.js';
+import { ensureEtcd35 } from './debs.js';
 import { LAB } from './topology.js';
 import { run } from './sh.js';
 
@@ -63,4 +64,6 @@ export async function preflight(log: (s: string) => void): Promise<void> {
       hint: 'free some disk space, or remove old images in ' + LAB.cacheDir,
     });
   }
+  // The repository's second etcd (3.5.16) comes from Debian 13's packages, fetched once.
+  if (fs.existsSync('/etc/debian_version')) await ensureEtcd35(log);
 }

@@ -3,6 +3,8 @@
  * built from Debian's binaries, and `lab-base`, an empty package that tells rpm the base
  * system (a Debian userland with an empty rpm database) is there.
  */
+import path from 'node:path';
+import { ETCD35 } from './debs.js';
 
 /** CentOS 7's stock etcd unit, verbatim: with etcd 3.4 it fails (flags shadow env vars). */
 export const CENTOS7_ETCD_UNIT = `[Unit]
@@ -122,6 +124,12 @@ conf-dir=/etc/dnsmasq.d,.rpmnew,.rpmsave,.rpmorig
 
 export interface RpmRecipe {
   name: string;
+  /**
+   * rpm's epoch, compared before the version. The lab's etcd 3.4.23 has epoch 1 and 3.5.16
+   * none, so a plain `yum install etcd` picks 3.4.23 while `yum install etcd-3.5.16` (which
+   * dnf treats as a downgrade in rpm's order, and does) installs or upgrades to 3.5.16.
+   */
+  epoch?: number;
   version: string;
   release: string;
   summary: string;
@@ -136,6 +144,28 @@ export interface RpmRecipe {
 const userPre = (user: string, home: string, comment: string) => `getent group ${user} >/dev/null || groupadd -r ${user}
 getent passwd ${user} >/dev/null || useradd -r -g ${user} -d ${home} -s /sbin/nologin -c "${comment}" ${user}
 exit 0`;
+
+/** etcd with CentOS's layout and stock unit, its binaries taken from a Debian package's files. */
+function etcdRecipe(version: string, epoch: number | undefined, binDir: string, binaries: string[]): RpmRecipe {
+  return {
+    name: 'etcd',
+    ...(epoch !== undefined ? { epoch } : {}),
+    version,
+    release: '1.lab',
+    summary: 'A highly-available key value store for shared configuration',
+    files: [
+      ...binaries.map((b) => ({ dest: `/usr/bin/${b}`, from: path.join(binDir, b), mode: '0755' })),
+      { dest: '/etc/etcd/etcd.conf', content: CENTOS_ETCD_CONF, mode: '0644', config: true },
+      { dest: '/usr/lib/systemd/system/etcd.service', content: CENTOS7_ETCD_UNIT, mode: '0644' },
+    ],
+    dirs: [
+      { path: '/etc/etcd', mode: '0755', owner: 'root', group: 'root' },
+      { path: '/var/lib/etcd', mode: '0700', owner: 'etcd', group: 'etcd' },
+    ],
+    requires: ['/bin/sh', 'shadow-utils', 'systemd'],
+    pre: userPre('etcd', '/var/lib/etcd', 'etcd user'),
+  };
+}
 
 export const RPMS: RpmRecipe[] = [
   {
@@ -164,24 +194,9 @@ export const RPMS: RpmRecipe[] = [
       'util-linux',
     ],
   },
-  {
-    name: 'etcd',
-    version: '3.4.23',
-    release: '1.lab',
-    summary: 'A highly-available key value store for shared configuration',
-    files: [
-      { dest: '/usr/bin/etcd', from: '/usr/bin/etcd', mode: '0755' },
-      { dest: '/usr/bin/etcdctl', from: '/usr/bin/etcdctl', mode: '0755' },
-      { dest: '/etc/etcd/etcd.conf', content: CENTOS_ETCD_CONF, mode: '0644', config: true },
-      { dest: '/usr/lib/systemd/system/etcd.service', content: CENTOS7_ETCD_UNIT, mode: '0644' },
-    ],
-    dirs: [
-      { path: '/etc/etcd', mode: '0755', owner: 'root', group: 'root' },
-      { path: '/var/lib/etcd', mode: '0700', owner: 'etcd', group: 'etcd' },
-    ],
-    requires: ['/bin/sh', 'shadow-utils', 'systemd'],
-    pre: userPre('etcd', '/var/lib/etcd', 'etcd user'),
-  },
+  etcdRecipe('3.4.23', 1, '/usr/bin', ['etcd', 'etcdctl']),
+  // Debian 13's binaries (src/lab/debs.ts fetches them): the second etcd version, for upgrades.
+  etcdRecipe(ETCD35.version, undefined, path.join(ETCD35.root, 'usr', 'bin'), ['etcd', 'etcdctl', 'etcdutl']),
   {
     // dig is in the Debian image already; on CentOS it comes with this package.
     name: 'bind-utils',
@@ -210,6 +225,7 @@ export const RPMS: RpmRecipe[] = [
 export function specFor(r: RpmRecipe): string {
   const lines = [
     `Name: ${r.name}`,
+    ...(r.epoch !== undefined ? [`Epoch: ${r.epoch}`] : []),
     `Version: ${r.version}`,
     `Release: ${r.release}`,
     `Summary: ${r.summary}`,

@@ -83,4 +83,17 @@ describe('lab files', () => {
     expect(spec).toMatch(/%pre\n[^%]*useradd -r -g etcd/);
     expect(spec).toMatch(/\/usr\/lib\/systemd\/system\/etcd\.service/);
   });
+
+  it('the repository has etcd 3.4.23 (epoch 1, what a plain install picks) and 3.5.16 (no epoch) with the same layout', () => {
+    const etcds = RPMS.filter((r) => r.name === 'etcd');
+    expect(etcds.map((r) => [r.epoch, r.version])).toEqual([
+      [1, '3.4.23'],
+      [undefined, '3.5.16'],
+    ]);
+    const [old, next] = etcds.map((r) => specFor(r));
+    expect(old).toMatch(/^Epoch: 1$/m);
+    expect(next).not.toMatch(/^Epoch:/m);
+    const layout = (spec: string) => spec.split('%files')[1]!.replace(/.*\/usr\/bin\/etcdutl\n/, '');
+    expect(layout(next!)).toBe(layout(old!));
+  });
 });
