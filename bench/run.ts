@@ -176,7 +176,9 @@ async function benchLab100() {
     const before = os.loadavg()[0]!;
     const [upMs] = await timed(() => lab.up({ nodes: 100, log: (l) => console.log(`  ${l}`) }));
     ups.push(upMs);
-    console.log(`lab up --nodes 100 (101 nodes with infra): ${secs(upMs)}, load average ${before.toFixed(1)} before, ${os.loadavg()[0]!.toFixed(1)} after (${os.availableParallelism()} CPUs)`);
+    console.log(
+      `lab up --nodes 100 (101 nodes with infra): ${secs(upMs)}, load average ${before.toFixed(1)} before, ${os.loadavg()[0]!.toFixed(1)} after (${os.availableParallelism()} CPUs)`,
+    );
     if (i === runs - 1) {
       const m = memPerNodeMb();
       console.log(`memory per node at 101 nodes: ${m.mean.toFixed(0)} MB over ${m.nodes} nodes`);

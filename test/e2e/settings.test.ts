@@ -74,7 +74,12 @@ describe(`etcd settings and a second client port on the ${lab.LAB.engine} lab`, 
   it('cluster-wide settings reach every running etcd; the per-host ones only their host', async () => {
     const [first, ...rest] = members();
     const env0 = await etcdEnv(first!.address);
-    expect(env0).toMatchObject({ ETCD_HEARTBEAT_INTERVAL: '150', ETCD_ELECTION_TIMEOUT: '1500', ETCD_AUTO_COMPACTION_RETENTION: '1h', ETCD_SNAPSHOT_COUNT: '5000' });
+    expect(env0).toMatchObject({
+      ETCD_HEARTBEAT_INTERVAL: '150',
+      ETCD_ELECTION_TIMEOUT: '1500',
+      ETCD_AUTO_COMPACTION_RETENTION: '1h',
+      ETCD_SNAPSHOT_COUNT: '5000',
+    });
     for (const n of rest) {
       const env = await etcdEnv(n.address);
       expect(env).toMatchObject({ ETCD_HEARTBEAT_INTERVAL: '150', ETCD_SNAPSHOT_COUNT: '20000' });
@@ -92,7 +97,11 @@ describe(`etcd settings and a second client port on the ${lab.LAB.engine} lab`, 
     const inv = inventoryWith(200);
     const run = await provisionJson([inv]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(changedSet(run.json)).toEqual(members().flatMap((n) => [`${n.name}: Write /etc/etcd/etcd.conf`, `${n.name}: restart etcd`]).sort());
+    expect(changedSet(run.json)).toEqual(
+      members()
+        .flatMap((n) => [`${n.name}: Write /etc/etcd/etcd.conf`, `${n.name}: restart etcd`])
+        .sort(),
+    );
     for (const n of members()) expect(await etcdEnv(n.address)).toMatchObject({ ETCD_HEARTBEAT_INTERVAL: '200', ETCD_ELECTION_TIMEOUT: '2000' });
     const again = await provisionJson([inv]);
     expect(totalChanged(again.json), changedSet(again.json).join('\n')).toBe(0);
