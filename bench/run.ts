@@ -15,6 +15,9 @@
  *   backup:     provision backup and provision restore (after every member lost its data) of
  *               a 3-member static cluster holding 10,000 keys
  *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
+ *   lab100:     (only when named: several minutes on 2 cores) `lab up --nodes 100` (101 nodes
+ *               with the infra node), the load average around it, memory per node, lab down;
+ *               one run unless BENCH_LAB100_RUNS says more
  * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
  * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
@@ -165,6 +168,30 @@ async function benchLab() {
   console.log(`memory per node at 30 nodes: ${m30.mean.toFixed(0)} MB over ${m30.nodes} nodes`);
   const [downMs] = await timed(() => lab.down());
   console.log(`lab down, 30 nodes: ${secs(downMs)}`);
+}
+
+/** `lab up --nodes 100`: the figure for a big lab (bounded boot parallelism, load-scaled waits). */
+async function benchLab100() {
+  const runs = Number(process.env.BENCH_LAB100_RUNS ?? 1);
+  const ups: number[] = [];
+  const downs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await lab.down();
+    const before = os.loadavg()[0]!;
+    const [upMs] = await timed(() => lab.up({ nodes: 100, log: (l) => console.log(`  ${l}`) }));
+    ups.push(upMs);
+    console.log(
+      `lab up --nodes 100 (101 nodes with infra): ${secs(upMs)}, load average ${before.toFixed(1)} before, ${os.loadavg()[0]!.toFixed(1)} after (${os.availableParallelism()} CPUs)`,
+    );
+    if (i === runs - 1) {
+      const m = memPerNodeMb();
+      console.log(`memory per node at 101 nodes: ${m.mean.toFixed(0)} MB over ${m.nodes} nodes`);
+    }
+    const [downMs] = await timed(() => lab.down());
+    downs.push(downMs);
+  }
+  if (runs > 1) console.log(`lab up --nodes 100: ${spread(ups)}; lab down: ${spread(downs)}`);
+  else console.log(`lab down, 101 nodes: ${secs(downs[0]!)}`);
 }
 
 async function resetEtcdNodes() {
@@ -418,4 +445,5 @@ if (want('scale')) await benchScale();
 if (want('backup')) await benchBackup();
 if (want('sim')) await benchSimulated();
 if (parts.includes('compare')) await benchCompare();
+if (parts.includes('lab100')) await benchLab100();
 if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);

@@ -8,6 +8,7 @@ import { short } from '../util/text.js';
 import type { SourceLocation } from '../errors.js';
 import { resolvePath } from './connection-keys.js';
 import type { BootstrapMode, ClusterSpec } from './types.js';
+import { readEtcdSettings } from './etcd-settings.js';
 
 export interface ClusterContext {
   src: YamlSource;
@@ -26,6 +27,7 @@ const CLUSTER_KEYS = [
   'token',
   'data_dir',
   'client_port',
+  'extra_client_ports',
   'peer_port',
   'listen',
   'package',
@@ -33,6 +35,7 @@ const CLUSTER_KEYS = [
   'discovery',
   'tls',
   'backup',
+  'etcd_settings',
 ] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
@@ -97,6 +100,22 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
   if (spec.clientPort === spec.peerPort) {
     src.fail(get('peer_port')?.value ?? get('client_port')?.value ?? keyNode, 'cluster.client_port and cluster.peer_port must differ');
   }
+  const extraE = get('extra_client_ports');
+  if (extraE) {
+    const ports: number[] = [];
+    for (const item of src.seq(extraE.value, 'cluster.extra_client_ports (a list of ports)', extraE.keyNode)) {
+      const p = src.int(item, 'each of cluster.extra_client_ports', 1, 65535, extraE.value);
+      if (p === spec.clientPort || p === spec.peerPort || ports.includes(p))
+        src.fail(
+          item,
+          `cluster.extra_client_ports: port ${p} is already ${ports.includes(p) ? 'listed' : p === spec.peerPort ? 'the peer port' : 'the client port'}`,
+        );
+      ports.push(p);
+    }
+    if (ports.length) spec.extraClientPorts = ports;
+  }
+  const settingsE = get('etcd_settings');
+  if (settingsE) spec.settings = readEtcdSettings(src, settingsE.value, 'cluster.etcd_settings', settingsE.keyNode);
 
   const dnsE = get('dns');
   const discE = get('discovery');

@@ -10,6 +10,7 @@ import type { SourceLocation } from '../errors.js';
 import { YamlSource, type MapEntry, type YNode } from '../util/yaml.js';
 import { short } from '../util/text.js';
 import { ANSIBLE_KEYS, isAnsibleKey, nearMiss, readAnsibleSpecial } from './ansible.js';
+import { readEtcdSettings, type EtcdSettings } from './etcd-settings.js';
 import { CONNECTION_KEYS, NAME_RE, SECRET_KEYS, isConnectionKey, readConnectionKey, type ConnValues } from './connection-keys.js';
 
 /** Variables set at one level (a group's vars, a host entry). */
@@ -19,6 +20,8 @@ export interface VarLevel {
   conn: ConnValues;
   /** Connection key -> the name it was given under at this level (ours or Ansible's). */
   from?: Record<string, string>;
+  /** The host variable etcd_settings, checked (etcd-settings.ts). */
+  etcd?: EtcdSettings;
 }
 
 export interface GroupInfo {
@@ -249,6 +252,8 @@ export class GroupWalker {
           host.addressNode = e.value ?? e.keyNode;
           host.addressSrc = src;
         }
+      } else if (e.key === 'etcd_settings') {
+        into.etcd = readEtcdSettings(src, e.value, `etcd_settings of ${where}`, e.keyNode);
       } else if (isAnsibleKey(e.key)) {
         readAnsibleSpecial(src, e.key, e.value, e.keyNode, into.conn, { baseDir: this.baseDir, home: this.home, warnings: this.warnings });
       } else if (/^ansible_/i.test(e.key)) {

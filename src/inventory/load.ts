@@ -17,6 +17,7 @@ import { YamlSource } from '../util/yaml.js';
 import { short } from '../util/text.js';
 import { readInputFile } from '../util/input-file.js';
 import { parseCluster } from './cluster.js';
+import { checkMerged, type EtcdSettings } from './etcd-settings.js';
 import { SECRET_KEYS, type ConnValues } from './connection-keys.js';
 import { GroupWalker, type GroupInfo, type GroupTree, type VarLevel } from './groups.js';
 import { buildSettings } from './settings.js';
@@ -85,6 +86,7 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
   const ssh = readSshConfig(opts.sshConfigFile ?? path.join(home, '.ssh', 'config'), home);
 
   const hosts = new Map<string, HostEntry>();
+  const etcdSettings = new Map<string, EtcdSettings>();
   for (const h of tree.hosts.values()) {
     const groups = [...tree.groups.keys()]
       .filter((g) => members.get(g)!.includes(h.name))
@@ -97,6 +99,8 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
     ];
     const conn: ConnValues = Object.assign({}, ...levels.map((l) => l.conn));
     const vars: Record<string, unknown> = Object.assign({}, ...levels.map((l) => l.raw));
+    // etcd_settings merge key by key (all < group < host < -e), so a host overrides one setting.
+    if (levels.some((l) => l.etcd)) etcdSettings.set(h.name, Object.assign({}, ...levels.map((l) => l.etcd ?? {})) as EtcdSettings);
     hosts.set(h.name, { name: h.name, groups, connection: buildSettings(h.name, conn, ssh, env), vars, location: h.location });
   }
 
@@ -121,6 +125,8 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
       clusterAt.keyNode,
     );
   }
+  if (inventory.cluster) applyHostSettings(inventory.cluster, etcdSettings, inventory.warnings);
+  else if (etcdSettings.size) inventory.warnings.push('etcd_settings is set but the inventory has no cluster section; it is not used');
   // Implicit groups (as Ansible's `all`), so playbooks need not know the inventory's group
   // names: the cluster's members, and the host serving its DNS records in DNS mode.
   for (const [name, hostsOf] of Object.entries(IMPLICIT_GROUPS)) {
@@ -133,6 +139,21 @@ export function parseInventory(text: string | IniYaml, file: string, opts: Inven
     for (const h of list) hosts.get(h)!.groups.push(name);
   }
   return inventory;
+}
+
+/** Each member's own etcd settings, and the checks that need a member's merged settings. */
+function applyHostSettings(cluster: ClusterSpec, perHost: Map<string, EtcdSettings>, warnings: string[]): void {
+  const others = [...perHost.keys()].filter((h) => !cluster.members.includes(h));
+  if (others.length)
+    warnings.push(`etcd_settings is set for ${others.join(', ')}, which ${others.length > 1 ? 'are not members' : 'is not a member'} of the cluster; not used`);
+  const hostSettings: Record<string, EtcdSettings> = {};
+  for (const m of cluster.members) {
+    const own = perHost.get(m);
+    if (own) hostSettings[m] = own;
+    const bad = checkMerged({ ...cluster.settings, ...own }, cluster.package.version);
+    if (bad) throw new ProvisionError('INVENTORY', `${bad.message} (member ${m})`, { location: bad.location });
+  }
+  if (Object.keys(hostSettings).length) cluster.hostSettings = hostSettings;
 }
 
 /** Every password the inventory gives, so that no output can show one, however it got there. */

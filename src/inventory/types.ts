@@ -1,5 +1,6 @@
 import type { ConnectionSettings } from '../connection/types.js';
 import type { SourceLocation } from '../errors.js';
+import type { EtcdSettings } from './etcd-settings.js';
 
 export type BootstrapMode = 'static' | 'dns' | 'discovery';
 
@@ -11,6 +12,8 @@ export interface ClusterSpec {
   token: string;
   dataDir: string;
   clientPort: number;
+  /** More ports every member serves clients on (listens and advertises), after clientPort. */
+  extraClientPorts?: number[];
   peerPort: number;
   /** 'address': listen on the member's own IP (default); 'any': 0.0.0.0. */
   listen: 'address' | 'any';
@@ -22,6 +25,10 @@ export interface ClusterSpec {
   tls?: { dir: string };
   /** `provision backup`: snapshots kept on the controller (`keep`, default 7) in `dir` (resolved). */
   backup?: { keep?: number; dir?: string };
+  /** etcd settings of every member (cluster.etcd_settings), by flag name. */
+  settings?: EtcdSettings;
+  /** Per member: its own etcd_settings (host variable), winning over `settings` key by key. */
+  hostSettings?: Record<string, EtcdSettings>;
 }
 
 export interface HostEntry {

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { LAB_VARIANTS, labInventoryYaml, variantCluster, variantFile, type LabVariant } from './inventory.js';
@@ -161,18 +162,56 @@ export function removeInventories(cfg: LabConfig): void {
 }
 
 /**
+ * How busy the machine is: the 1-minute load average per CPU, at least 1. A wait for a node
+ * is stretched by it, so that a machine that other work keeps busy gets more time, never a
+ * failure (60 nodes booting at once on 2 cores drove the load to 85).
+ */
+export function loadFactor(): number {
+  return Math.max(1, os.loadavg()[0]! / Math.max(1, os.availableParallelism()));
+}
+
+/** At most this many nodes boot at once (PROVISION_LAB_BOOT_PARALLEL, default 3 per CPU). */
+export function bootParallelism(): number {
+  const raw = process.env.PROVISION_LAB_BOOT_PARALLEL;
+  const n = raw ? Number(raw) : 3 * os.availableParallelism();
+  if (!Number.isInteger(n) || n < 1) throw new ProvisionError('USAGE', `PROVISION_LAB_BOOT_PARALLEL must be a whole number from 1, not "${raw}"`);
+  return n;
+}
+
+/** `fn` over `items`, at most `limit` at once; rejects with the first failure once all settled. */
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((e: unknown) => errors.push(e));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length) throw errors[0];
+}
+
+/**
  * Resolves when the node's sshd answers with its banner. `gone` says why the node can no
- * longer answer (it exited, with its last console lines), or undefined while it may.
+ * longer answer (it exited, with its last console lines), or undefined while it may. The wait
+ * is `timeoutMs` on an idle machine, stretched by the load (loadFactor, up to 10 times).
  */
 export async function waitForSsh(node: LabNode, timeoutMs: number, gone: () => Promise<string | undefined>, hint: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const start = Date.now();
+  let allowed = timeoutMs;
+  while (Date.now() - start < allowed) {
     const why = await gone();
     if (why) throw new ProvisionError('LAB', `node ${node.name} exited while booting; ${why}`);
     if (await sshBanner(node.address)) return;
     await sleep(100);
+    allowed = Math.max(allowed, timeoutMs * Math.min(10, loadFactor()));
   }
-  throw new ProvisionError('LAB', `node ${node.name} (${node.address}) did not answer on port 22 within ${timeoutMs / 1000}s`, { hint });
+  throw new ProvisionError(
+    'LAB',
+    `node ${node.name} (${node.address}) did not answer on port 22 within ${Math.round(allowed / 1000)}s (load average ${os.loadavg()[0]!.toFixed(1)})`,
+    { hint },
+  );
 }
 
 function sshBanner(address: string): Promise<boolean> {

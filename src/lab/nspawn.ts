@@ -7,8 +7,10 @@ import path from 'node:path';
 import { ProvisionError } from '../errors.js';
 import { ensureImage, ensureNodeLayers, ensureRepo, repoDir } from './build.js';
 import {
+  bootParallelism,
   checkCount,
   ensureLabKey,
+  mapLimit,
   forgetLabTokens,
   removeInventories,
   stateStore,
@@ -98,20 +100,34 @@ async function up(opts: UpOptions = {}): Promise<LabInfo> {
     await allowLabBridge(LAB, log);
     const infra = nodes.find((n) => n.role === 'infra')!;
     const hostKeys = new Map<string, string[]>();
+    // Networks, overlays and host keys are cheap: all at once. Booting is not (systemd, sshd
+    // and their units in every node): a bounded number of nodes boot at once, each until its
+    // sshd answers, so a big lab on a small machine comes up in waves instead of all fighting
+    // for the CPU (and its waits stretch with the load; see waitForSsh).
     await Promise.all(
       nodes.map(async (n) => {
         await createNodeNetwork(n.name, n.address);
         await mountOverlay(n.name, await lowerFor(n, rootfs, log));
         hostKeys.set(n.name, await personalise(n, infra.address, pub, n));
-        if (!alive(n.pid)) n.pid = boot(n, repo);
       }),
     );
-    writeState(state);
     writeKnownHosts(LAB, nodes, hostKeys);
     writeInventories(LAB, nodes);
-    await Promise.all(nodes.map((n) => waitForSsh(n, 60_000, n.pid!)));
+    const parallel = bootParallelism();
+    if (nodes.length > parallel) log(`booting ${nodes.length} nodes, ${parallel} at a time`);
+    let answered = 0;
+    await mapLimit(nodes, parallel, async (n) => {
+      if (!alive(n.pid)) {
+        n.pid = boot(n, repo);
+        writeState(state);
+      }
+      await waitForSsh(n, 60_000, n.pid!);
+      if (nodes.length > parallel && ++answered % 10 === 0) log(`${answered} of ${nodes.length} nodes answer`);
+    });
+    writeState(state);
     if (nodes.length > 1) await checkNodesReachEachOther(LAB, netnsName(nodes[1]!.name), nodes[0]!);
-    log(`lab up: ${nodes.length} nodes (${nodes.map((n) => `${n.name} ${n.address}`).join(', ')})`);
+    const shown = nodes.length > 10 ? [...nodes.slice(0, 4), undefined, nodes.at(-1)!] : nodes;
+    log(`lab up: ${nodes.length} nodes (${shown.map((n) => (n ? `${n.name} ${n.address}` : '...')).join(', ')})`);
     return info(state);
   });
 }

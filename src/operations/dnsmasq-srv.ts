@@ -4,21 +4,40 @@ import { ProvisionError } from '../errors.js';
 import { dnsSrv, type SrvAnswer } from '../facts/dns.js';
 import { probeFact } from '../facts/run.js';
 import type { ClusterSpec, Inventory } from '../inventory/types.js';
+import { atLeast35 } from '../inventory/etcd-settings.js';
 import { clusterMembers, HEADER, type Member } from './etcd-conf.js';
 import { planFile } from './file-plan.js';
 import { defineOperation, type ArgSpec, type OperationContext, type VerifyResult } from './types.js';
 import { argError, withDefaults } from './util.js';
 
+const ISSUE_11321 =
+  'DNS SRV discovery without TLS fails at start with etcd 3.4: etcd looks up _etcd-server-ssl._tcp first and gives up when it is absent (etcd-io/etcd#11321)';
+
 /**
  * Refuses a configuration known not to work, before anything connects: the text of the
- * error, or undefined when the cluster may use DNS discovery (or does not).
+ * error, or undefined when the cluster may use DNS discovery (or does not). DNS SRV without TLS
+ * works from etcd 3.5: allowed with a pinned 3.5 or later; without a pin the members' installed
+ * etcd decides (dnsSrvVersionProblem, when etcd.conf is planned).
  */
 export function precheckDnsBootstrap(cluster: ClusterSpec): string | undefined {
   if (cluster.bootstrap !== 'dns' || cluster.tls) return undefined;
-  return (
-    "With etcd 3.4.23 (Debian's, the lab's), DNS SRV discovery without TLS fails at start: etcd looks up " +
-    '_etcd-server-ssl._tcp first and gives up when it is absent (etcd-io/etcd#11321). Use `tls: true`, or bootstrap: static.'
-  );
+  const v = cluster.package.version;
+  if (v === undefined || atLeast35(v)) return undefined;
+  return `${ISSUE_11321}, and cluster.package.version is ${v}. Pin etcd 3.5 or later (package: { version: "3.5.16" }), use \`tls: true\`, or bootstrap: static.`;
+}
+
+/**
+ * For a DNS SRV cluster without TLS and without a pinned version: the problem with the etcd
+ * installed on a member (versions as rpm gives them, VERSION-RELEASE), or undefined when it
+ * is 3.5 or later. `undefined` versions: not knowable yet (--check before the install).
+ */
+export function dnsSrvVersionProblem(cluster: ClusterSpec, installed: string[] | undefined): string | undefined {
+  if (cluster.bootstrap !== 'dns' || cluster.tls || cluster.package.version !== undefined || installed === undefined) return undefined;
+  if (installed.length && installed.every(atLeast35)) return undefined;
+  const what = installed.length
+    ? `etcd ${installed.join(', ')} is installed here`
+    : `${cluster.package.name} is not installed here, and which etcd yum would install is not known`;
+  return `${ISSUE_11321}; ${what}. Pin etcd 3.5 or later (package: { version: "3.5.16" }), use \`tls: true\`, or bootstrap: static.`;
 }
 
 /** The SRV names etcd looks up (ETCD_DISCOVERY_SRV, ETCD_DISCOVERY_SRV_NAME): `_etcd-server-ssl-<srvName>._tcp.<domain>`. */

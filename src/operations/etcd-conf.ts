@@ -12,8 +12,10 @@ export interface Member {
 export interface MemberUrls {
   /** Advertised peer URL (ETCD_INITIAL_ADVERTISE_PEER_URLS). */
   peer: string;
-  /** Advertised client URL (ETCD_ADVERTISE_CLIENT_URLS). */
+  /** The first advertised client URL (cluster.client_port): where provision itself asks. */
   client: string;
+  /** Every advertised client URL (ETCD_ADVERTISE_CLIENT_URLS): client_port, then extra_client_ports. */
+  clients: string[];
   listenPeer: string;
   listenClient: string[];
 }
@@ -66,11 +68,14 @@ export function memberUrls(cluster: ClusterSpec, m: Member): MemberUrls {
   const adv = hostPart(cluster.bootstrap === 'dns' ? `${m.name}.${dnsOf(cluster).domain}` : m.address);
   const ip = cluster.listen === 'any' ? '0.0.0.0' : hostPart(m.address);
   const local = `${s}://127.0.0.1:${cluster.clientPort}`;
-  const listenClient = [`${s}://${ip}:${cluster.clientPort}`];
+  const ports = [cluster.clientPort, ...(cluster.extraClientPorts ?? [])];
+  const listenClient = ports.map((p) => `${s}://${ip}:${p}`);
   if (cluster.listen !== 'any' && m.address !== '127.0.0.1') listenClient.push(local);
+  const clients = ports.map((p) => `${s}://${adv}:${p}`);
   return {
     peer: `${s}://${adv}:${cluster.peerPort}`,
-    client: `${s}://${adv}:${cluster.clientPort}`,
+    client: clients[0]!,
+    clients,
     listenPeer: `${s}://${ip}:${cluster.peerPort}`,
     listenClient,
   };
@@ -99,7 +104,7 @@ export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: st
     ['ETCD_LISTEN_PEER_URLS', u.listenPeer],
     ['ETCD_LISTEN_CLIENT_URLS', u.listenClient.join(',')],
     ['ETCD_INITIAL_ADVERTISE_PEER_URLS', u.peer],
-    ['ETCD_ADVERTISE_CLIENT_URLS', u.client],
+    ['ETCD_ADVERTISE_CLIENT_URLS', u.clients.join(',')],
   ];
   if (cluster.bootstrap === 'static') kv.push(['ETCD_INITIAL_CLUSTER', members.map((m) => `${m.name}=${memberUrls(cluster, m).peer}`).join(',')]);
   if (cluster.bootstrap === 'dns') {
@@ -112,6 +117,10 @@ export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: st
     for (const p of ['', 'PEER_'])
       kv.push([`ETCD_${p}CERT_FILE`, tls.cert], [`ETCD_${p}KEY_FILE`, tls.key], [`ETCD_${p}TRUSTED_CA_FILE`, tls.ca], [`ETCD_${p}CLIENT_CERT_AUTH`, 'true']);
   }
+  // The inventory's own etcd settings (checked at load time), cluster-wide then this host's.
+  const own = { ...cluster.settings, ...cluster.hostSettings?.[self] };
+  const names = Object.keys(own);
+  if (names.length) kv.push(...names.map((k): [string, string] => [own[k]!.env, own[k]!.value]));
   return [HEADER, ...kv.map(([k, v]) => `${k}="${checkValue(k, v)}"`), ''].join('\n');
 }
 

@@ -6,7 +6,9 @@ import { clusterOf } from './etcd-cluster.js';
 import { planJoin } from './etcd-join.js';
 import { planFile } from './file-plan.js';
 import { defineOperation, type ArgSpec } from './types.js';
-import { withDefaults } from './util.js';
+import { factOf, withDefaults } from './util.js';
+import { rpmPackage } from '../facts/rpm.js';
+import { dnsSrvVersionProblem } from './dnsmasq-srv.js';
 
 export interface EtcdConfigArgs {
   path?: string;
@@ -51,6 +53,14 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
       discovery = d.url;
     }
     const content = renderEtcdConf(cluster, members, ctx.host.name, hasData || join?.state === 'existing' ? 'existing' : 'new', discovery);
+    // DNS SRV without TLS and without a pinned version: the installed etcd must be 3.5 or later.
+    if (cluster.bootstrap === 'dns' && !cluster.tls && cluster.package.version === undefined) {
+      const { value: pkg, unknowable } = await factOf(ctx, rpmPackage, { name: cluster.package.name });
+      const versions = pkg.installed && pkg.versions.length === 0 ? undefined : pkg.versions;
+      const problem = dnsSrvVersionProblem(cluster, unknowable && !versions?.length ? undefined : versions);
+      if (problem) throw new ProvisionError('INVENTORY', `cluster ${cluster.name}: ${problem}`);
+      if (unknowable) ctx.note(`which etcd will be installed is not known yet; DNS SRV without TLS needs etcd 3.5 or later (etcd-io/etcd#11321)`);
+    }
     return {
       steps: [
         ...(join?.steps ?? []),

@@ -148,10 +148,11 @@ export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>,
     if (list.ok && !got) problems.push(`${m.name} missing`);
     else if (got && !got.started) problems.push(`${m.name} not started`);
     else if (got && got.peerURLs.join(',') !== u.peer) problems.push(`${m.name} has peer URLs ${got.peerURLs.join(',')}, expected ${u.peer}`);
-    else if (got && got.clientURLs.join(',') !== u.client)
+    // etcd keeps a member's URLs sorted: compared as sets.
+    else if (got && [...got.clientURLs].sort().join(',') !== [...u.clients].sort().join(','))
       problems.push(
         got.clientURLs.length
-          ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.client}`
+          ? `${m.name} advertises client URLs ${got.clientURLs.join(',')}, expected ${u.clients.join(',')}`
           : `${m.name} has not published its client URLs yet`,
       );
     const h = healthy.get(u.client);

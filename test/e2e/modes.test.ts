@@ -150,12 +150,14 @@ describe(`bootstrap modes on the ${lab.LAB.engine} lab`, () => {
       await ssh(members()[0]!.address, `printf 'search example.internal\\nnameserver ${lab.LAB.subnetPrefix}.250\\noptions ndots:2\\n' > /etc/resolv.conf`);
     });
 
-    it('without TLS it is refused before any host is touched, saying what to do', async () => {
+    it('without TLS on a pinned etcd 3.4 it is refused before any host is touched, saying what to do', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-dns-'));
       try {
         const inv = fs
           .readFileSync(inventoryOf(v), 'utf8')
           .replace(/^ {2}tls: .*\n/m, '')
+          // etcd 3.4 pinned: DNS SRV without TLS needs 3.5 (test/e2e/dns-plain.test.ts: it works there).
+          .replace(/package: \{ name: etcd \}/, 'package: { name: etcd, version: "3.4.23" }')
           .replace(/(key_file|known_hosts): /g, `$1: ${labDir()}/`);
         fs.writeFileSync(path.join(dir, 'inv.yaml'), inv);
         const r = await provision([path.join(dir, 'inv.yaml')]);

@@ -15,6 +15,8 @@ export interface InventoryOptions {
   hosts?: Record<string, Record<string, unknown>>;
   /** Package name of the cluster (default etcd). */
   packageName?: string;
+  /** More keys of the cluster section (etcd_settings, extra_client_ports, ...). */
+  cluster?: Record<string, unknown>;
 }
 
 export function writeInventory(dir: string, name: string, o: InventoryOptions = {}): string {
@@ -42,6 +44,7 @@ export function writeInventory(dir: string, name: string, o: InventoryOptions = 
       peer_port: 2380,
       listen: 'address',
       package: { name: o.packageName ?? 'etcd' },
+      ...o.cluster,
     },
   };
   const file = path.join(dir, `${name}.yaml`);

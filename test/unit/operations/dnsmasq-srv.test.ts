@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { FakeConnection } from '../../helpers/fake-connection.js';
 import { file } from '../../../src/facts/file.js';
 import type { ClusterSpec } from '../../../src/inventory/types.js';
-import { dnsCheckOp, dnsmasqSrvOp, missingTargets, precheckDnsBootstrap, renderDnsmasqConf, srvNames } from '../../../src/operations/dnsmasq-srv.js';
+import {
+  dnsCheckOp,
+  dnsmasqSrvOp,
+  dnsSrvVersionProblem,
+  missingTargets,
+  precheckDnsBootstrap,
+  renderDnsmasqConf,
+  srvNames,
+} from '../../../src/operations/dnsmasq-srv.js';
 import { CLUSTER, fact, planOf } from './helpers.js';
 
 const DNS: Partial<ClusterSpec> = { bootstrap: 'dns', dns: { domain: 'lab.internal', server: 'web' }, tls: { dir: '/etc/etcd/pki' } };
@@ -19,16 +27,47 @@ const MEMBERS = [
 ];
 const c = (over: Partial<ClusterSpec> = {}): ClusterSpec => ({ ...CLUSTER, ...DNS, ...over });
 
-describe('precheckDnsBootstrap', () => {
+describe('precheckDnsBootstrap: DNS SRV without TLS needs etcd 3.5 (etcd-io/etcd#11321)', () => {
+  const pkg = (version?: string) => ({ package: { name: 'etcd', ...(version ? { version } : {}) } });
   it.each<[string, Partial<ClusterSpec>, boolean]>([
     ['dns + tls', {}, false],
-    ['dns without tls', { tls: undefined }, true],
+    ['dns + tls, etcd 3.4 pinned', pkg('3.4.23'), false],
+    ['dns without tls, etcd 3.4.23 pinned', { tls: undefined, ...pkg('3.4.23') }, true],
+    ['dns without tls, etcd 3.4.23-1.el7 pinned', { tls: undefined, ...pkg('3.4.23-1.el7') }, true],
+    ['dns without tls, etcd 3.3 pinned', { tls: undefined, ...pkg('3.3.11') }, true],
+    ['dns without tls, etcd 3.5.16 pinned', { tls: undefined, ...pkg('3.5.16') }, false],
+    ['dns without tls, etcd 3.5.16-1.lab with an epoch pinned', { tls: undefined, ...pkg('2:3.5.16-1.lab') }, false],
+    ['dns without tls, etcd 3.10 pinned', { tls: undefined, ...pkg('3.10.0') }, false],
+    // Not pinned: the members' installed etcd decides (dnsSrvVersionProblem).
+    ['dns without tls, no version pinned', { tls: undefined }, false],
     ['static without tls', { bootstrap: 'static', tls: undefined }, false],
     ['discovery without tls', { bootstrap: 'discovery', tls: undefined }, false],
   ])('%s', (_n, over, fails) => {
     const r = precheckDnsBootstrap(c(over));
-    if (fails) expect(r).toMatch(/_etcd-server-ssl._tcp first .*etcd-io\/etcd#11321\). Use `tls: true`, or bootstrap: static\./);
+    if (fails)
+      expect(r).toMatch(
+        /^DNS SRV discovery without TLS fails at start with etcd 3\.4: etcd looks up _etcd-server-ssl\._tcp first .*etcd-io\/etcd#11321\), and cluster\.package\.version is .*Pin etcd 3\.5 or later .*use `tls: true`, or bootstrap: static\.$/,
+      );
     else expect(r).toBeUndefined();
+  });
+});
+
+describe('dnsSrvVersionProblem: without a pin, the etcd installed on the member decides', () => {
+  const plain = c({ tls: undefined });
+  it.each<[string, string[] | undefined, RegExp | undefined]>([
+    ['3.5.16 installed', ['3.5.16-1.lab'], undefined],
+    ['3.4.23 installed', ['3.4.23-1.lab'], /etcd 3\.4\.23-1\.lab is installed here\. Pin etcd 3\.5 or later/],
+    ['nothing installed', [], /etcd is not installed here, and which etcd yum would install is not known/],
+    ['not knowable yet (--check before the install)', undefined, undefined],
+  ])('%s', (_n, installed, problem) => {
+    const r = dnsSrvVersionProblem(plain, installed);
+    if (problem) expect(r).toMatch(problem);
+    else expect(r).toBeUndefined();
+  });
+  it('is never a problem with TLS, a pinned version, or another mode', () => {
+    expect(dnsSrvVersionProblem(c(), ['3.4.23-1'])).toBeUndefined();
+    expect(dnsSrvVersionProblem(c({ tls: undefined, package: { name: 'etcd', version: '3.5.16' } }), ['3.4.23-1'])).toBeUndefined();
+    expect(dnsSrvVersionProblem(c({ tls: undefined, bootstrap: 'static' }), ['3.4.23-1'])).toBeUndefined();
   });
 });
 
@@ -124,8 +163,12 @@ describe('dnsmasq_srv', () => {
     expect(plan.steps).toEqual([]);
   });
 
-  it('notes a DNS cluster without TLS (the CLI refuses it earlier)', async () => {
-    const { notes } = await planOf(dnsmasqSrvOp, {}, { host: 'web', cluster: { ...DNS, tls: undefined }, facts: [fact(file, { path }, { exists: false })] });
+  it('notes a DNS cluster without TLS on a pinned etcd 3.4 (the CLI refuses it earlier)', async () => {
+    const { notes } = await planOf(
+      dnsmasqSrvOp,
+      {},
+      { host: 'web', cluster: { ...DNS, tls: undefined, package: { name: 'etcd', version: '3.4.23' } }, facts: [fact(file, { path }, { exists: false })] },
+    );
     expect(notes.join('\n')).toMatch(/etcd-io\/etcd#11321/);
   });
 

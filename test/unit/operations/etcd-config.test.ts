@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { file, sha256, type FileFact } from '../../../src/facts/file.js';
 import { pathExists } from '../../../src/facts/path.js';
+import { rpmPackage } from '../../../src/facts/rpm.js';
 import { renderEtcdConf } from '../../../src/operations/etcd-conf.js';
 import { etcdConfigOp } from '../../../src/operations/etcd-config.js';
 import type { ClusterSpec } from '../../../src/inventory/types.js';
@@ -146,5 +147,29 @@ describe('renderEtcdConf', () => {
     const conf = renderEtcdConf({ ...CLUSTER, members: ['x'] }, [{ name: 'x', address: 'fd00::1' }], 'x', 'new');
     expect(conf).toContain('ETCD_LISTEN_CLIENT_URLS="http://[fd00::1]:2379,http://127.0.0.1:2379"');
     expect(conf).toContain('ETCD_INITIAL_CLUSTER="x=http://[fd00::1]:2380"');
+  });
+});
+
+describe('etcd_config: DNS SRV without TLS and no pinned version, decided by the etcd installed on the member', () => {
+  const PLAIN_DNS: Partial<ClusterSpec> = { bootstrap: 'dns', dns: { domain: 'lab.internal', server: 'web' }, tls: undefined };
+  const base = (versions: string[]): Fixture => ({
+    host: 'etcd1',
+    cluster: PLAIN_DNS,
+    facts: [
+      fact(rpmPackage, { name: 'etcd' }, { installed: versions.length > 0, versions }),
+      fact(pathExists, { path: '/var/lib/etcd/etcd1.etcd/member' }, false),
+      fact(file, { path: CONF }, { exists: false }),
+    ],
+  });
+  it('etcd 3.5.16 installed: plans etcd.conf with the plain-http SRV discovery', async () => {
+    const { plan } = await planOf(etcdConfigOp, {}, base(['3.5.16-1.lab']));
+    const content = (plan.steps.find((s) => s.kind === 'file') as { after?: string } | undefined)?.after;
+    expect(content).toContain('ETCD_DISCOVERY_SRV="lab.internal"\n');
+    expect(content).toContain('ETCD_INITIAL_ADVERTISE_PEER_URLS="http://etcd1.lab.internal:2380"\n');
+  });
+  it('etcd 3.4.23 installed: refused with the reason', async () => {
+    await expect(planOf(etcdConfigOp, {}, base(['3.4.23-1.lab']))).rejects.toThrow(
+      /etcd-io\/etcd#11321\); etcd 3\.4\.23-1\.lab is installed here\. Pin etcd 3\.5 or later/,
+    );
   });
 });
