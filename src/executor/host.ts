@@ -171,6 +171,8 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
       if (p.unknowable) unknowable.add(factKey(def, a));
       return p.value;
     },
+    probe: <T, A>(def: FactDef<T, A>, a: A): Promise<T> => probeFact(conn, def, a),
+    prefetch: forPrefetch,
     unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factKey(def, a)),
     note: (text: string) => notes.push(text),
   };

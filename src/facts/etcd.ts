@@ -9,6 +9,8 @@ export interface EtcdTls {
 export interface EtcdQuery {
   endpoints: string[];
   tls?: EtcdTls;
+  /** etcdctl --dial-timeout (etcdctl's default: 2s), for a question whose "nobody answers" is an ordinary answer. */
+  dialTimeout?: string;
 }
 
 export interface EtcdMember {
@@ -31,12 +33,13 @@ export interface EtcdEndpointHealth {
 }
 
 /** `env` makes the API variable part of the argv, so the whole command is quoted as one. */
-export const etcdctl = ({ endpoints, tls }: EtcdQuery, ...rest: string[]): string =>
+export const etcdctl = ({ endpoints, tls, dialTimeout }: EtcdQuery, ...rest: string[]): string =>
   shellJoin([
     'env',
     'ETCDCTL_API=3',
     'etcdctl',
     `--endpoints=${endpoints.join(',')}`,
+    ...(dialTimeout ? [`--dial-timeout=${dialTimeout}`] : []),
     ...(tls ? [`--cacert=${tls.cacert}`, `--cert=${tls.cert}`, `--key=${tls.key}`] : []),
     ...rest,
   ]);
