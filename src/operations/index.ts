@@ -2,6 +2,7 @@ import { commandOp } from './command.js';
 import { dnsCheckOp, dnsmasqSrvOp } from './dnsmasq-srv.js';
 import { etcdTlsOp } from './etcd-tls.js';
 import { etcdRestartOp } from './etcd-restart.js';
+import { etcdRemoveMembersOp, etcdRetireOp } from './etcd-shrink.js';
 import { resolvConfOp } from './resolv-conf.js';
 import { etcdConfigOp } from './etcd-config.js';
 import { etcdUnitOp } from './etcd-unit.js';
@@ -44,6 +45,8 @@ export const operations = new Map<string, OperationDef<any>>(
     etcdTlsOp,
     etcdVerifyOp,
     etcdRestartOp,
+    etcdRemoveMembersOp,
+    etcdRetireOp,
     dnsmasqSrvOp,
     dnsCheckOp,
     flushHandlersOp,
