@@ -1,5 +1,5 @@
 import { shellJoin } from '../connection/quote.js';
-import { defineFact } from './types.js';
+import { defineFact, UNKNOWABLE } from './types.js';
 
 export interface EtcdTls {
   cacert: string;
@@ -79,6 +79,10 @@ const hex = (id: unknown): string => BigInt(String(id ?? 0)).toString(16);
 export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
   name: 'etcd_members',
   command: (q) => etcdctl(q, 'member', 'list', '-w', 'json'),
+  // A failed question may have another answer once an earlier step has installed a package
+  // (etcdctl itself); what the other members say is not this host's to predict.
+  predict: (_q, earlier, probed) =>
+    !probed.ok && earlier.some((s) => s.effects?.some((e) => e.kind === 'package' && e.state === 'present')) ? UNKNOWABLE : undefined,
   parse(stdout, exitCode, _q, stderr = '') {
     if (exitCode !== 0) return { ok: false, error: etcdError(stderr, exitCode) };
     try {

@@ -19,7 +19,7 @@ export interface ClusterContext {
   warnings: string[];
 }
 
-const CLUSTER_KEYS = ['name', 'members', 'retired', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port', 'listen', 'package', 'dns', 'discovery', 'tls'] as const;
+const CLUSTER_KEYS = ['name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port', 'listen', 'package', 'dns', 'discovery', 'tls', 'retired'] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._:~+-]*$/;

@@ -1,6 +1,6 @@
 import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
-import { etcdctl, etcdMembers, type EtcdMember, type EtcdQuery } from '../facts/etcd.js';
+import { etcdctl, etcdMembers, type EtcdMember, type EtcdMembers, type EtcdQuery } from '../facts/etcd.js';
 import type { ClusterSpec } from '../inventory/types.js';
 import type { CommandStep } from '../plan/types.js';
 import { pollUntil } from '../util/poll.js';
@@ -40,7 +40,8 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
   // has been in a cluster (its etcd.conf says "existing") waits etcdctl's usual dial.
   const existing = clusterStateOf(conf ?? '') === 'existing';
   const q: EtcdQuery = { endpoints: others.map((m) => memberUrls(cluster, m).client), tls, ...(existing ? {} : { dialTimeout: '1s' }) };
-  const view = await ctx.fact(etcdMembers, q);
+  let view = await ctx.fact(etcdMembers, q);
+  if (!view.ok && ctx.check && ctx.unknowable?.(etcdMembers, q)) view = (await askPeer(ctx, cluster, others, q)) ?? view;
   if (!view.ok) return { state: 'new', steps: [] };
   const me = members.find((m) => m.name === self)!;
   const peer = memberUrls(cluster, me).peer;
@@ -157,4 +158,21 @@ function startAndPromote(via: EtcdQuery, cluster: ClusterSpec, me: Member, befor
       timeoutMs: (PROMOTE_SECONDS + 30) * 1000,
     },
   ];
+}
+
+/**
+ * --check on a host without etcdctl yet: the member list as another member of the run sees it
+ * through the same endpoints (the real run asks from this host once etcd is installed).
+ */
+async function askPeer(ctx: OperationContext, cluster: ClusterSpec, others: Member[], q: EtcdQuery): Promise<EtcdMembers | undefined> {
+  const ask = ctx.peers?.fact?.bind(ctx.peers);
+  if (!ask) return undefined;
+  for (const o of others.filter((m) => ctx.runHosts?.has(m.name))) {
+    const v = await ask(o.name, etcdMembers, { ...q, tls: etcdctlTls(cluster, o.name) }).catch(() => undefined);
+    if (v?.ok) {
+      ctx.note(`etcdctl is not installed here yet: the members of cluster ${cluster.name} were asked through ${o.name} (the real run asks from here)`);
+      return v;
+    }
+  }
+  return undefined;
 }

@@ -85,11 +85,6 @@ export function planShrink(cluster: ClusterSpec, members: Member[], listed: Etcd
       refused: `not removing ${names} from cluster ${cluster.name}: no member of it would be left`,
       hint: 'keep at least one member the cluster lists in cluster.members; to take the whole cluster down, stop etcd on its hosts',
     };
-  if (!stay.some((x) => healthy.has(x.id)))
-    return {
-      refused: `not removing ${names} from cluster ${cluster.name}: none of the members that stay (${stay.map(label).join(', ')}) answers, so there is no member to make the change through`,
-      hint: 'bring the members that stay back first (systemctl status etcd; journalctl -u etcd), then run again',
-    };
   const goneVoters = gone.filter((x) => !x.isLearner);
   const tolerates = toleranceOf(votersNow.length);
   if (goneVoters.length > tolerates)
@@ -102,8 +97,13 @@ export function planShrink(cluster: ClusterSpec, members: Member[], listed: Etcd
   let up = votersNow.filter((x) => healthy.has(x.id)).length;
   if (up < quorumOf(n))
     return {
-      refused: `not removing ${names} from cluster ${cluster.name}: only ${up} of its ${sizeText(n)} answer, so it has no quorum to agree to a removal`,
+      refused: `not removing ${names} from cluster ${cluster.name}: only ${up} of its ${sizeText(n)} are healthy, so it has no quorum to agree to a removal`,
       hint: 'bring members back until a quorum answers (etcdctl endpoint health), then run again',
+    };
+  if (!stay.some((x) => healthy.has(x.id)))
+    return {
+      refused: `not removing ${names} from cluster ${cluster.name}: none of the members that stay (${stay.map(label).join(', ')}) answers, so there is no member to make the change through`,
+      hint: 'bring the members that stay back first (systemctl status etcd; journalctl -u etcd), then run again',
     };
   const removals: Removal[] = [];
   for (const x of order) {
@@ -116,7 +116,7 @@ export function planShrink(cluster: ClusterSpec, members: Member[], listed: Etcd
     const upAfter = up - (h ? 1 : 0);
     if (upAfter < quorumOf(after))
       return {
-        refused: `not removing ${label(x)} from cluster ${cluster.name}: ${upAfter} of the ${after} members left would answer, below the quorum of ${quorumOf(after)}`,
+        refused: `not removing ${label(x)} from cluster ${cluster.name}: ${upAfter} of the ${after} members left would be healthy, below the quorum of ${quorumOf(after)}`,
         hint: `bring the unhealthy members back first (etcdctl endpoint health), then run again`,
       };
     removals.push({ id: x.id, name: label(x), healthy: h, learner: false, sizeBefore: n, sizeAfter: after });

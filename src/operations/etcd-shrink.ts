@@ -167,14 +167,17 @@ export const etcdRetireOp = defineOperation<{ aside?: string }>({
       }
     }
     const steps: CommandStep[] = [];
-    if (running)
+    // Until its data is moved aside the host has not been retired: etcd is stopped and disabled
+    // then whatever systemd says now (a removed member's etcd exits by itself, and a unit enabled
+    // with --no-reload may still read "disabled" until the next daemon-reload).
+    if (running || data)
       steps.push({
         kind: 'command',
         description: `stop ${ETCD_UNIT} (${self} has left cluster ${cluster.name})`,
         command: shellJoin(['systemctl', 'stop', '--', ETCD_UNIT]),
         effects: [{ kind: 'service', name: ETCD_UNIT, active: false }],
       });
-    if (unit.unitFileState === 'enabled')
+    if (unit.loadState !== 'not-found' && (unit.unitFileState === 'enabled' || data))
       steps.push({
         kind: 'command',
         description: `disable ${ETCD_UNIT}`,

@@ -48,6 +48,12 @@ export interface Peers {
    * meeting point it was expected at). Never resolves once `signal` is aborted.
    */
   lost(hosts: readonly string[], signal: AbortSignal): Promise<string>;
+  /**
+   * Reads a fact on another host of the run, as it is now (read-only). For --check, where a
+   * question this host cannot answer yet (its tools are not installed) has the same answer
+   * on a peer. Rejects when the host is not in the run or cannot be reached.
+   */
+  fact?<T, A>(host: string, def: FactDef<T, A>, args: A): Promise<T>;
 }
 
 export interface OperationContext {

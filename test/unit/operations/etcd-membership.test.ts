@@ -91,10 +91,10 @@ describe('planShrink', () => {
   });
   it.each<[string, EtcdMember[], string[], string[], RegExp, RegExp]>([
     ['more than tolerated at once', four, ['etcd0', 'etcd1'], ['etcd0', 'etcd1', 'etcd2', 'etcd3'], /that is 2 of its 4 members, quorum 3, tolerates 1, more than it can lose at once/, /retire at most 1 member per run/],
-    ['no quorum to agree', four, ['etcd0', 'etcd1', 'etcd2'], ['etcd0', 'etcd3'], /only 2 of its 4 members, quorum 3, tolerates 1 answer/, /bring members back/],
-    ['below quorum after', five, ['etcd0', 'etcd1', 'etcd2', 'etcd3'], ['etcd0', 'etcd1', 'etcd4'], /not removing etcd4 .*: 2 of the 4 members left would answer, below the quorum of 3/, /bring the unhealthy members back/],
+    ['no quorum to agree', four, ['etcd0', 'etcd1', 'etcd2'], ['etcd0', 'etcd3'], /only 2 of its 4 members, quorum 3, tolerates 1 are healthy/, /bring members back/],
+    ['below quorum after', five, ['etcd0', 'etcd1', 'etcd2', 'etcd3'], ['etcd0', 'etcd1', 'etcd4'], /not removing etcd4 .*: 2 of the 4 members left would be healthy, below the quorum of 3/, /bring the unhealthy members back/],
     ['no member left', four.slice(0, 2), ['etcd3'], ['etcd0', 'etcd1'], /no member of it would be left/, /keep at least one member/],
-    ['nobody to talk through', four, ['etcd0', 'etcd1', 'etcd2'], ['etcd3'], /none of the members that stay \(etcd0, etcd1, etcd2\) answers/, /bring the members that stay back/],
+    ['no member healthy (no quorum)', four, ['etcd0', 'etcd1', 'etcd2'], [], /only 0 of its 4 members, quorum 3, tolerates 1 are healthy/, /bring members back/],
   ])('refuses: %s', (_n, listed, keep, healthy, refused, hint) => {
     const p = planShrink(C(keep), members(keep), listed, ids(healthy));
     expect(p).toMatchObject({ refused: expect.stringMatching(refused), hint: expect.stringMatching(hint) });
