@@ -19,7 +19,21 @@ export interface ClusterContext {
   warnings: string[];
 }
 
-const CLUSTER_KEYS = ['name', 'members', 'bootstrap', 'token', 'data_dir', 'client_port', 'peer_port', 'listen', 'package', 'dns', 'discovery', 'tls', 'retired'] as const;
+const CLUSTER_KEYS = [
+  'name',
+  'members',
+  'bootstrap',
+  'token',
+  'data_dir',
+  'client_port',
+  'peer_port',
+  'listen',
+  'package',
+  'dns',
+  'discovery',
+  'tls',
+  'retired',
+] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9._:~+-]*$/;
@@ -197,7 +211,11 @@ function retired(ctx: ClusterContext, e: MapEntry, members: string[]): string[] 
   for (const item of items) {
     const h = src.string(item, 'each retired host', e.value);
     if (!ctx.hosts.has(h))
-      src.fail(item, `cluster.retired: no host named "${short(h)}"`, 'a retired host stays in the inventory until it has been retired, so it can be reached to stop etcd');
+      src.fail(
+        item,
+        `cluster.retired: no host named "${short(h)}"`,
+        'a retired host stays in the inventory until it has been retired, so it can be reached to stop etcd',
+      );
     if (members.includes(h)) src.fail(item, `cluster.retired: "${h}" is also one of cluster.members`, 'take it out of the members to retire it');
     if (seen.has(h)) src.fail(item, `cluster.retired lists "${h}" twice`);
     seen.add(h);

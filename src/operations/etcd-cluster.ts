@@ -48,7 +48,13 @@ export async function unlessPeerLost(ctx: OperationContext, cluster: ClusterSpec
  * still in the run; --check assumes the run brings it back, and says so. Returns the members
  * still unhealthy when the guard decides.
  */
-export async function sickAfterRun(ctx: OperationContext, cluster: ClusterSpec, sick: string[], recheck: () => Promise<string[]>, timeoutMs: number): Promise<string[]> {
+export async function sickAfterRun(
+  ctx: OperationContext,
+  cluster: ClusterSpec,
+  sick: string[],
+  recheck: () => Promise<string[]>,
+  timeoutMs: number,
+): Promise<string[]> {
   const self = ctx.host.name;
   const ours = (s: string[]) => s.filter((n) => n !== self && ctx.runHosts?.has(n));
   const pending = ours(sick);

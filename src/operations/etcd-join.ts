@@ -55,7 +55,12 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
     // Added as a learner by an earlier run that stopped before it started: it goes on from there.
     const g = planGrow(cluster, members, view.members, self);
     ctx.note(`cluster ${cluster.name} lists ${self} as a learner that has not started (an earlier run stopped there): starting and promoting it`);
-    return { state: 'existing', steps: [], initialCluster: g.initialCluster, after: startAndPromote(viaOthers(cluster, members, me, q, view.members), cluster, me, g.sizeBefore, g.sizeAfter) };
+    return {
+      state: 'existing',
+      steps: [],
+      initialCluster: g.initialCluster,
+      after: startAndPromote(viaOthers(cluster, members, me, q, view.members), cluster, me, g.sizeBefore, g.sizeAfter),
+    };
   }
   const cmd = (description: string, ...argv: string[]): CommandStep => ({ kind: 'command', description, command: etcdctl(q, ...argv), timeoutMs: 30_000 });
   const steps: CommandStep[] = [
@@ -101,13 +106,21 @@ async function grow(ctx: OperationContext, cluster: ClusterSpec, members: Member
     ).then((r) => ({ r }));
     const first = await Promise.race(lost ? [joined, lost] : [joined]).finally(() => stop.abort());
     if ('lost' in first)
-      throw new ProvisionError('COMMAND', `not joining ${me.name} to cluster ${cluster.name}: ${g.before.join(', ')} join${g.before.length === 1 ? 's' : ''} first, and ${first.lost}`, {
-        hint: 'members join one at a time in inventory order; run again once the members before it can join',
-      });
+      throw new ProvisionError(
+        'COMMAND',
+        `not joining ${me.name} to cluster ${cluster.name}: ${g.before.join(', ')} join${g.before.length === 1 ? 's' : ''} first, and ${first.lost}`,
+        {
+          hint: 'members join one at a time in inventory order; run again once the members before it can join',
+        },
+      );
     if (!first.r.done || !first.r.value.ok)
-      throw new ProvisionError('COMMAND', `not joining ${me.name} to cluster ${cluster.name}: ${g.before.join(', ')} did not join within ${JOIN_WAIT_MS / 1000}s`, {
-        hint: 'members join one at a time in inventory order; run again',
-      });
+      throw new ProvisionError(
+        'COMMAND',
+        `not joining ${me.name} to cluster ${cluster.name}: ${g.before.join(', ')} did not join within ${JOIN_WAIT_MS / 1000}s`,
+        {
+          hint: 'members join one at a time in inventory order; run again',
+        },
+      );
     latest = first.r.value.members;
     g = planGrow(cluster, members, latest, me.name);
   } else if (g.before.length > 0) ctx.note(`joins after ${g.before.join(', ')} (one member at a time, in inventory order)`);
@@ -120,11 +133,20 @@ async function grow(ctx: OperationContext, cluster: ClusterSpec, members: Member
     command: etcdctl(viaOthers(cluster, members, me, q, listedNow), 'member', 'add', me.name, `--peer-urls=${peer}`, '--learner'),
     timeoutMs: 30_000,
   };
-  return { state: 'existing', steps: [add], initialCluster: g.initialCluster, after: startAndPromote(viaOthers(cluster, members, me, q, listedNow), cluster, me, g.sizeBefore, g.sizeAfter) };
+  return {
+    state: 'existing',
+    steps: [add],
+    initialCluster: g.initialCluster,
+    after: startAndPromote(viaOthers(cluster, members, me, q, listedNow), cluster, me, g.sizeBefore, g.sizeAfter),
+  };
 }
 
 const isVoter = (cluster: ClusterSpec, members: Member[], name: string, listed: EtcdMember[]): boolean => {
-  const x = listedAs(cluster, members.find((m) => m.name === name)!, listed);
+  const x = listedAs(
+    cluster,
+    members.find((m) => m.name === name)!,
+    listed,
+  );
   return !!x && x.started && !x.isLearner;
 };
 
@@ -147,9 +169,11 @@ function startAndPromote(via: EtcdQuery, cluster: ClusterSpec, me: Member, befor
   return [
     {
       kind: 'command',
-      description: `start etcd on ${me.name} (joins as a learner and catches up)`,
-      command: shellJoin(['systemctl', 'start', '--no-block', '--', ETCD_UNIT]),
-      effects: [{ kind: 'service', name: ETCD_UNIT, active: true, fromStopped: true }],
+      // Enabled before it starts, as the service task does on a first bootstrap (systemd then
+      // reports the unit enabled without another daemon-reload).
+      description: `enable and start etcd on ${me.name} (joins as a learner and catches up)`,
+      command: `${shellJoin(['systemctl', 'enable', '--no-reload', '--', ETCD_UNIT])} && ${shellJoin(['systemctl', 'start', '--no-block', '--', ETCD_UNIT])}`,
+      effects: [{ kind: 'service', name: ETCD_UNIT, active: true, enabled: true, fromStopped: true }],
     },
     {
       kind: 'command',

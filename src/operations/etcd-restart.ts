@@ -52,7 +52,13 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     let live = false;
     if (hasData) {
       // Decided from the state the run will have made: a member this run starts is waited for.
-      const sick = await sickAfterRun(ctx, cluster, sickOf(await ctx.fact(etcdHealth, all)), async () => sickOf(await ctx.probe!(etcdHealth, all)), a.timeout! * 1000);
+      const sick = await sickAfterRun(
+        ctx,
+        cluster,
+        sickOf(await ctx.fact(etcdHealth, all)),
+        async () => sickOf(await ctx.probe!(etcdHealth, all)),
+        a.timeout! * 1000,
+      );
       const others = sick.filter((n) => n !== self);
       if (others.length > 0 && sick.length < members.length)
         throw new ProvisionError(

@@ -38,10 +38,12 @@ async function readView(ctx: OperationContext, q: EtcdQuery, tls: EtcdTls | unde
 
 /** Names of the inventory members that the cluster lists and that do not answer. */
 const sickMembers = (cluster: ClusterSpec, members: Member[], v: View): string[] =>
-  members.filter((m) => {
-    const x = listedAs(cluster, m, v.listed);
-    return x && !x.isLearner && !v.healthy.has(x.id);
-  }).map((m) => m.name);
+  members
+    .filter((m) => {
+      const x = listedAs(cluster, m, v.listed);
+      return x && !x.isLearner && !v.healthy.has(x.id);
+    })
+    .map((m) => m.name);
 
 const refuse = (p: Extract<RemovalPlan, { refused: string }>): never => {
   throw new ProvisionError('COMMAND', p.refused, { hint: p.hint });
@@ -152,17 +154,28 @@ export const etcdRetireOp = defineOperation<{ aside?: string }>({
     if ('error' in v) {
       // Without an answer from the cluster nobody can say it no longer counts on this member.
       if (running)
-        throw new ProvisionError('COMMAND', `not stopping etcd on ${self}: the members of cluster ${cluster.name} do not answer (${v.error}), so it may still be one of them`, {
-          hint: 'bring the cluster back (provision <inventory> status), then run again',
-        });
+        throw new ProvisionError(
+          'COMMAND',
+          `not stopping etcd on ${self}: the members of cluster ${cluster.name} do not answer (${v.error}), so it may still be one of them`,
+          {
+            hint: 'bring the cluster back (provision <inventory> status), then run again',
+          },
+        );
     } else {
       const x = listedAs(cluster, me, v.listed);
       if (x) {
         const p = planShrink(cluster, members, v.listed, v.healthy);
         if (!ctx.check || 'refused' in p)
-          throw new ProvisionError('COMMAND', `not stopping etcd on ${self}: cluster ${cluster.name} still lists it (${x.id})${'refused' in p ? `, and ${p.refused}` : ''}`, {
-            hint: 'refused' in p ? p.hint : 'it is stopped only once it has been removed from the cluster (the task that removes it failed or did not run); run again',
-          });
+          throw new ProvisionError(
+            'COMMAND',
+            `not stopping etcd on ${self}: cluster ${cluster.name} still lists it (${x.id})${'refused' in p ? `, and ${p.refused}` : ''}`,
+            {
+              hint:
+                'refused' in p
+                  ? p.hint
+                  : 'it is stopped only once it has been removed from the cluster (the task that removes it failed or did not run); run again',
+            },
+          );
         ctx.note(`${self} is removed from cluster ${cluster.name} earlier in this run; then:`);
       }
     }

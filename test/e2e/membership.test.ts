@@ -124,7 +124,9 @@ describe('growing and shrinking a live cluster', () => {
       const inv = inventory('quorum', ['etcd0', 'etcd1', 'etcd2', 'etcd3', 'etcd4'], ['etcd0', 'etcd1', 'etcd2'], ['etcd3']);
       const r = await provisionJson([inv, '--limit', 'etcd0,etcd3']);
       expect(r.code).not.toBe(0);
-      expect(failures(r.json).join('\n')).toMatch(/not removing etcd3 from cluster lab: only 0 of its 4 members, quorum 3, tolerates 1 are healthy, so it has no quorum/);
+      expect(failures(r.json).join('\n')).toMatch(
+        /not removing etcd3 from cluster lab: only 0 of its 4 members, quorum 3, tolerates 1 are healthy, so it has no quorum/,
+      );
       expect((await ssh(node('etcd3').address, 'systemctl is-active etcd')).stdout.trim()).toBe('active');
     } finally {
       for (const n of ['etcd1', 'etcd2']) await ssh(node(n).address, 'systemctl start etcd');
@@ -136,9 +138,9 @@ describe('growing and shrinking a live cluster', () => {
     const inv = inventory('retire', ['etcd0', 'etcd1', 'etcd2', 'etcd3', 'etcd4'], ['etcd0', 'etcd1', 'etcd2'], ['etcd3']);
     const { check } = await checkThenRun(inv);
     const predicted = stepsOf(check);
-    expect(predicted.some((s) => /^etcd0: .*remove etcd3 \(\w+\) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members, quorum 2, tolerates 1$/.test(s))).toBe(
-      true,
-    );
+    expect(
+      predicted.some((s) => /^etcd0: .*remove etcd3 \(\w+\) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members, quorum 2, tolerates 1$/.test(s)),
+    ).toBe(true);
     expect(predicted).toContain('etcd3: Stop and disable etcd, move its data aside: stop etcd.service (etcd3 has left cluster lab)');
     expect(await memberList('etcd0')).toEqual(voters(['etcd0', 'etcd1', 'etcd2']));
     const a = node('etcd3').address;
@@ -172,7 +174,9 @@ describe('growing and shrinking a live cluster', () => {
     await ssh(node('etcd4').address, 'systemctl stop etcd');
     const without = inventory('without-etcd4', ['etcd0', 'etcd1', 'etcd2'], ['etcd0', 'etcd1', 'etcd2']);
     const { check } = await checkThenRun(without);
-    expect(stepsOf(check).some((s) => /remove etcd4 \(\w+, not answering\) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members/.test(s))).toBe(true);
+    expect(stepsOf(check).some((s) => /remove etcd4 \(\w+, not answering\) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members/.test(s))).toBe(
+      true,
+    );
     expect(await memberList('etcd0')).toEqual(voters(['etcd0', 'etcd1', 'etcd2']));
   });
 });

@@ -80,7 +80,11 @@ describe('--check on a fresh host predicts the real run', () => {
     fact(file, { path: CONF }, { exists: false }),
     fact(systemdUnit, { name: 'etcd' }, unit('not-found', 'inactive', '')),
     // Is there a live cluster to join? Not yet (and etcdctl is not installed yet either).
-    fact(etcdMembers, { endpoints: ['http://10.88.0.11:2379', 'http://10.88.0.12:2379'], dialTimeout: '1s' }, { ok: false, error: 'env: etcdctl: No such file or directory' }),
+    fact(
+      etcdMembers,
+      { endpoints: ['http://10.88.0.11:2379', 'http://10.88.0.12:2379'], dialTimeout: '1s' },
+      { ok: false, error: 'env: etcdctl: No such file or directory' },
+    ),
   ];
 
   it('every change, including the conf rewrite that verification makes', async () => {

@@ -90,11 +90,39 @@ describe('planShrink', () => {
     });
   });
   it.each<[string, EtcdMember[], string[], string[], RegExp, RegExp]>([
-    ['more than tolerated at once', four, ['etcd0', 'etcd1'], ['etcd0', 'etcd1', 'etcd2', 'etcd3'], /that is 2 of its 4 members, quorum 3, tolerates 1, more than it can lose at once/, /retire at most 1 member per run/],
-    ['no quorum to agree', four, ['etcd0', 'etcd1', 'etcd2'], ['etcd0', 'etcd3'], /only 2 of its 4 members, quorum 3, tolerates 1 are healthy/, /bring members back/],
-    ['below quorum after', five, ['etcd0', 'etcd1', 'etcd2', 'etcd3'], ['etcd0', 'etcd1', 'etcd4'], /not removing etcd4 .*: 2 of the 4 members left would be healthy, below the quorum of 3/, /bring the unhealthy members back/],
+    [
+      'more than tolerated at once',
+      four,
+      ['etcd0', 'etcd1'],
+      ['etcd0', 'etcd1', 'etcd2', 'etcd3'],
+      /that is 2 of its 4 members, quorum 3, tolerates 1, more than it can lose at once/,
+      /retire at most 1 member per run/,
+    ],
+    [
+      'no quorum to agree',
+      four,
+      ['etcd0', 'etcd1', 'etcd2'],
+      ['etcd0', 'etcd3'],
+      /only 2 of its 4 members, quorum 3, tolerates 1 are healthy/,
+      /bring members back/,
+    ],
+    [
+      'below quorum after',
+      five,
+      ['etcd0', 'etcd1', 'etcd2', 'etcd3'],
+      ['etcd0', 'etcd1', 'etcd4'],
+      /not removing etcd4 .*: 2 of the 4 members left would be healthy, below the quorum of 3/,
+      /bring the unhealthy members back/,
+    ],
     ['no member left', four.slice(0, 2), ['etcd3'], ['etcd0', 'etcd1'], /no member of it would be left/, /keep at least one member/],
-    ['no member healthy (no quorum)', four, ['etcd0', 'etcd1', 'etcd2'], [], /only 0 of its 4 members, quorum 3, tolerates 1 are healthy/, /bring members back/],
+    [
+      'no member healthy (no quorum)',
+      four,
+      ['etcd0', 'etcd1', 'etcd2'],
+      [],
+      /only 0 of its 4 members, quorum 3, tolerates 1 are healthy/,
+      /bring members back/,
+    ],
   ])('refuses: %s', (_n, listed, keep, healthy, refused, hint) => {
     const p = planShrink(C(keep), members(keep), listed, ids(healthy));
     expect(p).toMatchObject({ refused: expect.stringMatching(refused), hint: expect.stringMatching(hint) });
@@ -125,7 +153,7 @@ describe('etcd_config: a new member joins the live cluster', () => {
     expect(plan.steps.map((s) => s.description)).toEqual([
       'add etcd3 to cluster lab as a learner (3 members, quorum 2, tolerates 1; a learner does not vote)',
       'write /etc/etcd/etcd.conf',
-      'start etcd on etcd3 (joins as a learner and catches up)',
+      'enable and start etcd on etcd3 (joins as a learner and catches up)',
       'promote etcd3 to a voting member once it has caught up (3 members, quorum 2, tolerates 1 -> 4 members, quorum 3, tolerates 1)',
     ]);
     const add = plan.steps[0]!;
@@ -147,10 +175,14 @@ describe('etcd_config: a new member joins the live cluster', () => {
     }
   });
   it('a learner an earlier run added but never started: started and promoted, not added again', async () => {
-    const { plan } = await planOf(etcdConfigOp, {}, fx([m('etcd0'), m('etcd1'), m('etcd2'), m('etcd3', { name: '', started: false, isLearner: true, clientURLs: [] })]));
+    const { plan } = await planOf(
+      etcdConfigOp,
+      {},
+      fx([m('etcd0'), m('etcd1'), m('etcd2'), m('etcd3', { name: '', started: false, isLearner: true, clientURLs: [] })]),
+    );
     expect(plan.steps.map((s) => s.description)).toEqual([
       'write /etc/etcd/etcd.conf',
-      'start etcd on etcd3 (joins as a learner and catches up)',
+      'enable and start etcd on etcd3 (joins as a learner and catches up)',
       'promote etcd3 to a voting member once it has caught up (3 members, quorum 2, tolerates 1 -> 4 members, quorum 3, tolerates 1)',
     ]);
   });
@@ -166,7 +198,9 @@ describe('etcd_remove_members and etcd_retire', () => {
   const cluster = { members: keep, retired: ['etcd3'] };
   it('removes the retired member through the first member, with the quorum before and after', async () => {
     const { plan } = await planOf(etcdRemoveMembersOp, {}, { cluster, facts: facts(all) });
-    expect(plan.steps.map((s) => s.description)).toEqual(['remove etcd3 (id3) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members, quorum 2, tolerates 1']);
+    expect(plan.steps.map((s) => s.description)).toEqual([
+      'remove etcd3 (id3) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members, quorum 2, tolerates 1',
+    ]);
     const other = await planOf(etcdRemoveMembersOp, {}, { host: 'etcd1', cluster, facts: facts(all) });
     expect(other.plan.steps).toEqual([]);
     expect(other.notes).toEqual(['etcd3: removed from cluster lab through etcd0']);
@@ -183,16 +217,20 @@ describe('etcd_remove_members and etcd_retire', () => {
   const retireFacts = (listed: string[], active: boolean) => [
     fact(etcdMembers, { endpoints: keep.map(client), dialTimeout: '1s' }, ok(listed.map((n) => m(n)))),
     fact(etcdHealth, { endpoints: listed.map(client) }, health(listed, listed)),
-    fact(systemdUnit, { name: 'etcd' }, {
-      unit: 'etcd.service',
-      loadState: 'loaded',
-      activeState: active ? 'active' : 'inactive',
-      subState: '',
-      unitFileState: 'enabled',
-      fragmentPath: '',
-      dropInPaths: [],
-      needDaemonReload: false,
-    }),
+    fact(
+      systemdUnit,
+      { name: 'etcd' },
+      {
+        unit: 'etcd.service',
+        loadState: 'loaded',
+        activeState: active ? 'active' : 'inactive',
+        subState: '',
+        unitFileState: 'enabled',
+        fragmentPath: '',
+        dropInPaths: [],
+        needDaemonReload: false,
+      },
+    ),
     fact(pathExists, { path: '/var/lib/etcd/etcd3.etcd' }, true),
   ];
   it('retire: once removed, stop, disable, move the data aside', async () => {
@@ -204,7 +242,9 @@ describe('etcd_remove_members and etcd_retire', () => {
     ]);
   });
   it('retire: a host the cluster still lists is left alone (a real run); --check predicts the removal made earlier in the run', async () => {
-    await expect(planOf(etcdRetireOp, {}, { host: 'etcd3', cluster, facts: retireFacts(all, true) })).rejects.toThrow(/not stopping etcd on etcd3: cluster lab still lists it/);
+    await expect(planOf(etcdRetireOp, {}, { host: 'etcd3', cluster, facts: retireFacts(all, true) })).rejects.toThrow(
+      /not stopping etcd on etcd3: cluster lab still lists it/,
+    );
     const { plan } = await planOf(etcdRetireOp, {}, { host: 'etcd3', check: true, cluster, facts: retireFacts(all, true) });
     expect(plan.steps).toHaveLength(3);
   });
