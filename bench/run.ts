@@ -10,11 +10,13 @@
  *               (time, peak memory of the provisioners, handshakes retried)
  *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
  *               nothing to change (wall time, CPU ms and MB per host, peak memory)
+ *   backup:     provision backup and provision restore (after every member lost its data) of
+ *               a 3-member static cluster holding 10,000 keys
  *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
  * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
  * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
- * `npm run bench -- scale`, `npm run bench -- sim`; default all.
+ * `npm run bench -- scale`, `npm run bench -- sim`, `npm run bench -- backup`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -240,6 +242,61 @@ async function benchModes() {
   }
 }
 
+async function benchBackup() {
+  const KEYS = 10_000;
+  console.log(`## backup and restore (3-node lab, static, ${KEYS} keys)`);
+  await lab.up({ nodes: 3 });
+  const inv = lab.labFiles.inventory;
+  const nodes = lab.topology(3).filter((n) => n.role === 'etcd');
+  await resetEtcdNodes();
+  const conv = await cli([inv]);
+  if (conv.code !== 0) throw new Error(`converge exited ${conv.code}:\n${conv.out}`);
+  // The keys through the v3 HTTP gateway, 50 at a time.
+  const b64 = (x: string) => Buffer.from(x).toString('base64');
+  for (let i = 0; i < KEYS; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, KEYS - i) }, (_, j) =>
+        fetch(`http://${nodes[(i + j) % 3]!.address}:2379/v3/kv/put`, {
+          method: 'POST',
+          body: JSON.stringify({ key: b64(`bench-${i + j}`), value: b64('x'.repeat(100)) }),
+        }),
+      ),
+    );
+  }
+  const to = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-backup-'));
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const backupMs: number[] = [];
+  const restoreMs: number[] = [];
+  let size = 0;
+  try {
+    for (let i = 0; i < runs; i++) {
+      const b = await cli(['backup', inv, '--to', to, '--json']);
+      if (b.code !== 0) throw new Error(`backup exited ${b.code}:\n${b.out}`);
+      backupMs.push(b.ms);
+      const file = (JSON.parse(b.out.slice(0, b.out.lastIndexOf('}') + 1)) as { file: string; bytes: number }).file;
+      size = fs.statSync(file).size;
+      // The disaster: every member stopped, its data gone.
+      const { execFileSync } = await import('node:child_process');
+      for (const n of nodes)
+        execFileSync('ssh', [
+          '-i',
+          lab.labFiles.privateKey,
+          '-o',
+          `UserKnownHostsFile=${lab.labFiles.knownHosts}`,
+          `root@${n.address}`,
+          'systemctl stop etcd; rm -rf /var/lib/etcd/*.etcd*',
+        ]);
+      const r = await cli(['restore', inv, '--snapshot', file]);
+      if (r.code !== 0 || !new RegExp(`${KEYS} keys`).test(r.out)) throw new Error(`restore exited ${r.code}:\n${r.out}`);
+      restoreMs.push(r.ms);
+    }
+  } finally {
+    fs.rmSync(to, { recursive: true, force: true });
+  }
+  console.log(`${'backup (snapshot to controller)'.padEnd(32)} ${spread(backupMs)}; snapshot ${(size / 1024 / 1024).toFixed(1)} MB`);
+  console.log(`${'restore (all data lost)'.padEnd(32)} ${spread(restoreMs)}`);
+}
+
 async function benchScale() {
   console.log(`## scale (${SCALE_NODES} hosts at once: ${SCALE_CLUSTERS} clusters of 3, one provision process each)`);
   await lab.down();
@@ -329,6 +386,7 @@ if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
 if (want('scale')) await benchScale();
+if (want('backup')) await benchBackup();
 if (want('sim')) await benchSimulated();
 if (parts.includes('compare')) await benchCompare();
 if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);

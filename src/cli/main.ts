@@ -20,6 +20,9 @@ export const EXIT = { ok: 0, error: 1, usage: 2, failed: 3, unreachable: 4, inte
 export const USAGE = `usage: provision <inventory> [options]          converge the hosts of an inventory (YAML or INI)
        provision <inventory> exec [options] -- COMMAND...   a command on the hosts (see: exec --help)
        provision <inventory> status [--json]    the cluster as it is (see: status --help)
+       provision backup <inventory> [--to DIR]  a snapshot of the cluster on this machine (see: backup --help)
+       provision restore <inventory> --snapshot FILE [--force] [--check]
+                                                the cluster rebuilt from a snapshot (see: restore --help)
        provision lab up|down|status|...         the built-in local lab (see: provision lab --help)
 
 options:
@@ -69,6 +72,8 @@ export async function main(argv: string[], rawIO: MainIO = defaultIO): Promise<n
     const command = commandOf(argv);
     if (command === 'exec') return await (await import('./exec.js')).execCommand(argv, io, out);
     if (command === 'status') return await (await import('./status.js')).statusCommand(argv, io, out);
+    if (command === 'backup') return await (await import('./backup.js')).backupCommand(argv, io, out);
+    if (command === 'restore') return await (await import('./restore.js')).restoreCommand(argv, io, out);
     const parsed = parseArgs({
       args: argv,
       allowPositionals: true,

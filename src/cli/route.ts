@@ -15,9 +15,14 @@ const WITH_VALUE = new Set([
   '--become-password-file',
   '--connection-password-file',
   '--timeout',
+  '--to',
+  '--keep',
+  '--snapshot',
 ]);
 
-export type Command = 'exec' | 'status' | 'run';
+export type Command = 'exec' | 'status' | 'backup' | 'restore' | 'run';
+
+const COMMANDS = new Set<string>(['exec', 'status', 'backup', 'restore']);
 
 export function commandOf(argv: string[]): Command {
   const words: string[] = [];
@@ -31,6 +36,8 @@ export function commandOf(argv: string[]): Command {
   const hasI = argv
     .slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)
     .some((a) => a === '-i' || a === '--inventory' || a.startsWith('--inventory='));
+  // `provision backup|restore <inventory>` (the command first) as well as `provision <inventory> backup`.
+  if (!hasI && (words[0] === 'backup' || words[0] === 'restore')) return words[0];
   const word = hasI ? words[0] : words[1];
-  return word === 'exec' || word === 'status' ? word : 'run';
+  return word !== undefined && COMMANDS.has(word) ? (word as Command) : 'run';
 }

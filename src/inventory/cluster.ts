@@ -32,6 +32,7 @@ const CLUSTER_KEYS = [
   'dns',
   'discovery',
   'tls',
+  'backup',
   'retired',
 ] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
@@ -146,6 +147,9 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
       }
     }
   }
+
+  const backupE = get('backup');
+  if (backupE) spec.backup = backup(ctx, backupE);
 
   const n = spec.members.length;
   if (n === 1) ctx.warnings.push('cluster has a single member: it tolerates no failure');
@@ -274,4 +278,21 @@ function discovery(src: YamlSource, e: MapEntry): NonNullable<ClusterSpec['disco
   const v = src.string(x.value, `cluster.discovery.${x.key}`, x.keyNode);
   if (!URL_RE.test(v)) src.fail(x.value, `cluster.discovery.${x.key} "${short(v)}" is not an http(s) URL`);
   return x.key === 'url' ? { url: v } : { endpoint: v };
+}
+
+/** `backup: { keep: N, dir: PATH }`: where `provision backup` puts snapshots, and how many it keeps. */
+function backup(ctx: ClusterContext, e: MapEntry): NonNullable<ClusterSpec['backup']> {
+  const src: YamlSource = ctx.src;
+  const entries = src.map(e.value, 'cluster.backup', e.keyNode);
+  src.checkKeys(entries, ['keep', 'dir'], 'cluster.backup');
+  const out: NonNullable<ClusterSpec['backup']> = {};
+  for (const x of entries) {
+    if (x.key === 'keep') out.keep = src.int(x.value, 'cluster.backup.keep', 1, 10000, x.keyNode);
+    else {
+      const v = src.string(x.value, 'cluster.backup.dir', x.keyNode);
+      if (v.trim() === '' || v.includes('\0')) src.fail(x.value, 'cluster.backup.dir is not a usable directory');
+      out.dir = resolvePath(v, ctx.baseDir, ctx.home);
+    }
+  }
+  return out;
 }

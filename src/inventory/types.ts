@@ -25,6 +25,8 @@ export interface ClusterSpec {
   /** Discovery-URL mode: either a ready `url` or the `endpoint` of an existing etcd. */
   discovery?: { url?: string; endpoint?: string };
   tls?: { dir: string };
+  /** `provision backup`: snapshots kept on the controller (`keep`, default 7) in `dir` (resolved). */
+  backup?: { keep?: number; dir?: string };
 }
 
 export interface HostEntry {
