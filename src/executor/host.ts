@@ -38,6 +38,8 @@ export interface HostRunOptions {
   throttled?: <T>(task: Task, fn: () => Promise<T>) => Promise<T>;
   /** Variables given on the command line; they win over everything. */
   extraVars?: Record<string, unknown>;
+  /** Reads a fact on another host of the run (Peers.fact). */
+  peerFact?: <T, A>(host: string, def: FactDef<T, A>, args: A) => Promise<T>;
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -163,7 +165,10 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
     runtime: forPrefetch ? undefined : opts.runtime,
     options: opts.options ?? {},
     runHosts: opts.runHosts,
-    peers: rendezvous && { lost: (hosts, signal) => rendezvous.peerLost(state.host.name, hosts, signal) },
+    peers: rendezvous && {
+      lost: (hosts, signal) => rendezvous.peerLost(state.host.name, hosts, signal),
+      ...(opts.peerFact ? { fact: opts.peerFact } : {}),
+    },
     fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
       const probed = await cachedProbe(state, conn, become, def, a);
       if (!opts.check) return probed;
@@ -171,6 +176,8 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
       if (p.unknowable) unknowable.add(factKey(def, a));
       return p.value;
     },
+    probe: <T, A>(def: FactDef<T, A>, a: A): Promise<T> => probeFact(conn, def, a),
+    prefetch: forPrefetch,
     unknowable: <T, A>(def: FactDef<T, A>, a: A) => unknowable.has(factKey(def, a)),
     note: (text: string) => notes.push(text),
   };

@@ -13,6 +13,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { OperationDef, RunFlags, RunServices } from '../plan/operation.js';
 import type { Playbook, Task } from '../playbook/types.js';
 import { coalescing } from '../connection/batch.js';
+import { probeFact } from '../facts/run.js';
 import { emptyRecap, emptyTiming, type HostRecap, type HostTiming, type Phase, type RunEvent, type RunTimings } from './events.js';
 import { runPlayOnHost, type HostOutcome, type HostState } from './host.js';
 import { Rendezvous } from './rendezvous.js';
@@ -153,6 +154,12 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
                 runHosts,
                 extraVars: opts.vars,
                 rendezvous,
+                peerFact: async (h, def, a) => {
+                  if (!runHosts.has(h)) throw new Error(`${h} is not in this run`);
+                  const other = await open(h);
+                  if (!other) throw new Error(`${h} is unreachable`);
+                  return probeFact(other.phases.facts, def, a);
+                },
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';

@@ -1,5 +1,5 @@
 import { shellJoin } from '../connection/quote.js';
-import { defineFact } from './types.js';
+import { defineFact, UNKNOWABLE } from './types.js';
 
 export interface EtcdTls {
   cacert: string;
@@ -9,6 +9,8 @@ export interface EtcdTls {
 export interface EtcdQuery {
   endpoints: string[];
   tls?: EtcdTls;
+  /** etcdctl --dial-timeout (etcdctl's default: 2s), for a question whose "nobody answers" is an ordinary answer. */
+  dialTimeout?: string;
 }
 
 export interface EtcdMember {
@@ -31,12 +33,13 @@ export interface EtcdEndpointHealth {
 }
 
 /** `env` makes the API variable part of the argv, so the whole command is quoted as one. */
-export const etcdctl = ({ endpoints, tls }: EtcdQuery, ...rest: string[]): string =>
+export const etcdctl = ({ endpoints, tls, dialTimeout }: EtcdQuery, ...rest: string[]): string =>
   shellJoin([
     'env',
     'ETCDCTL_API=3',
     'etcdctl',
     `--endpoints=${endpoints.join(',')}`,
+    ...(dialTimeout ? [`--dial-timeout=${dialTimeout}`] : []),
     ...(tls ? [`--cacert=${tls.cacert}`, `--cert=${tls.cert}`, `--key=${tls.key}`] : []),
     ...rest,
   ]);
@@ -76,6 +79,10 @@ const hex = (id: unknown): string => BigInt(String(id ?? 0)).toString(16);
 export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
   name: 'etcd_members',
   command: (q) => etcdctl(q, 'member', 'list', '-w', 'json'),
+  // A failed question may have another answer once an earlier step has installed a package
+  // (etcdctl itself); what the other members say is not this host's to predict.
+  predict: (_q, earlier, probed) =>
+    !probed.ok && earlier.some((s) => s.effects?.some((e) => e.kind === 'package' && e.state === 'present')) ? UNKNOWABLE : undefined,
   parse(stdout, exitCode, _q, stderr = '') {
     if (exitCode !== 0) return { ok: false, error: etcdError(stderr, exitCode) };
     try {

@@ -36,6 +36,7 @@ const CLUSTER_KEYS = [
   'tls',
   'backup',
   'etcd_settings',
+  'retired',
 ] as const;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
 const PACKAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
@@ -116,6 +117,9 @@ export function parseCluster(ctx: ClusterContext, node: YNode, keyNode: Node): C
   }
   const settingsE = get('etcd_settings');
   if (settingsE) spec.settings = readEtcdSettings(src, settingsE.value, 'cluster.etcd_settings', settingsE.keyNode);
+
+  const retiredE = get('retired');
+  if (retiredE) spec.retired = retired(ctx, retiredE, spec.members);
 
   const dnsE = get('dns');
   const discE = get('discovery');
@@ -220,6 +224,26 @@ function members(ctx: ClusterContext, e: MapEntry | undefined, clusterKey: Node)
     byAddress.set(key, h);
   }
   return names;
+}
+
+/** `retired`: a list of inventory hosts, none of them a member (the hosts stay reachable to stop them). */
+function retired(ctx: ClusterContext, e: MapEntry, members: string[]): string[] {
+  const src: YamlSource = ctx.src;
+  const items = src.seq(e.value, 'cluster.retired (a list of host names)', e.keyNode);
+  const seen = new Set<string>();
+  for (const item of items) {
+    const h = src.string(item, 'each retired host', e.value);
+    if (!ctx.hosts.has(h))
+      src.fail(
+        item,
+        `cluster.retired: no host named "${short(h)}"`,
+        'a retired host stays in the inventory until it has been retired, so it can be reached to stop etcd',
+      );
+    if (members.includes(h)) src.fail(item, `cluster.retired: "${h}" is also one of cluster.members`, 'take it out of the members to retire it');
+    if (seen.has(h)) src.fail(item, `cluster.retired lists "${h}" twice`);
+    seen.add(h);
+  }
+  return [...ctx.hosts.keys()].filter((h) => seen.has(h));
 }
 
 function pkg(src: YamlSource, e: MapEntry | undefined): ClusterSpec['package'] {

@@ -208,6 +208,7 @@ function checkSameAddress(tree: GroupTree, hosts: Map<string, HostEntry>): void 
 
 export const IMPLICIT_GROUPS: Record<string, (c: ClusterSpec) => string[]> = {
   etcd_members: (c) => [...c.members],
+  etcd_retired: (c) => [...(c.retired ?? [])],
   etcd_dns_server: (c) => (c.bootstrap === 'dns' && c.dns ? [c.dns.server] : []),
 };
 

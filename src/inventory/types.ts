@@ -8,6 +8,11 @@ export interface ClusterSpec {
   name: string;
   /** Host names of the members, in inventory order; ETCD_NAME of each is its host name. */
   members: string[];
+  /**
+   * Hosts that were members and are to leave the cluster: removed from it (member remove),
+   * then etcd stopped and disabled on them and their data moved aside. Never members.
+   */
+  retired?: string[];
   bootstrap: BootstrapMode;
   token: string;
   dataDir: string;

@@ -92,8 +92,20 @@ export function discoveryUrl(c: ClusterSpec): string {
   throw new ProvisionError('INVENTORY', `cluster ${c.name}: bootstrap discovery needs discovery.url or discovery.endpoint`);
 }
 
-/** The whole etcd.conf of member `self` (systemd EnvironmentFile syntax, values double-quoted). */
-export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: string, state: 'new' | 'existing', discovery?: string): string {
+/**
+ * The whole etcd.conf of member `self` (systemd EnvironmentFile syntax, values double-quoted).
+ * `initialCluster`: a member that joins a live cluster (member add) starts from this
+ * ETCD_INITIAL_CLUSTER in every mode (a discovery token or the SRV records are for the first
+ * bootstrap only); a member with data keeps the one it started with (etcd reads it no more).
+ */
+export function renderEtcdConf(
+  cluster: ClusterSpec,
+  members: Member[],
+  self: string,
+  state: 'new' | 'existing',
+  discovery?: string,
+  initialCluster?: string,
+): string {
   const me = members.find((m) => m.name === self);
   if (!me) throw new ProvisionError('INVENTORY', `host ${self} is not a member of etcd cluster ${cluster.name}`);
   const u = memberUrls(cluster, me);
@@ -106,12 +118,15 @@ export function renderEtcdConf(cluster: ClusterSpec, members: Member[], self: st
     ['ETCD_INITIAL_ADVERTISE_PEER_URLS', u.peer],
     ['ETCD_ADVERTISE_CLIENT_URLS', u.clients.join(',')],
   ];
-  if (cluster.bootstrap === 'static') kv.push(['ETCD_INITIAL_CLUSTER', members.map((m) => `${m.name}=${memberUrls(cluster, m).peer}`).join(',')]);
-  if (cluster.bootstrap === 'dns') {
+  if (initialCluster !== undefined) kv.push(['ETCD_INITIAL_CLUSTER', initialCluster]);
+  else if (cluster.bootstrap === 'static') kv.push(['ETCD_INITIAL_CLUSTER', members.map((m) => `${m.name}=${memberUrls(cluster, m).peer}`).join(',')]);
+  if (initialCluster !== undefined) {
+    // joined by member add: no discovery
+  } else if (cluster.bootstrap === 'dns') {
     kv.push(['ETCD_DISCOVERY_SRV', dnsOf(cluster).domain]);
     if (cluster.dns?.srvName) kv.push(['ETCD_DISCOVERY_SRV_NAME', cluster.dns.srvName]);
   }
-  if (cluster.bootstrap === 'discovery') kv.push(['ETCD_DISCOVERY', discovery ?? discoveryUrl(cluster)]);
+  if (initialCluster === undefined && cluster.bootstrap === 'discovery') kv.push(['ETCD_DISCOVERY', discovery ?? discoveryUrl(cluster)]);
   kv.push(['ETCD_INITIAL_CLUSTER_STATE', state], ['ETCD_INITIAL_CLUSTER_TOKEN', cluster.token]);
   if (tls) {
     for (const p of ['', 'PEER_'])
@@ -130,6 +145,15 @@ function checkValue(key: string, v: string): string {
   if (/["\\$`\n\r]/.test(v))
     throw new ProvisionError('INVENTORY', `etcd.conf ${key}: value ${JSON.stringify(v)} has a quote, backslash, $, backtick or newline`);
   return v;
+}
+
+/**
+ * The ETCD_INITIAL_CLUSTER an etcd.conf sets, when it names `self` at `peer` (the member
+ * started from it); undefined otherwise.
+ */
+export function initialClusterOf(conf: string | undefined, self: string, peer: string): string | undefined {
+  const v = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(conf ?? '')?.[1];
+  return v !== undefined && v.split(',').includes(`${self}=${peer}`) ? v : undefined;
 }
 
 const STATE_LINE = /^ETCD_INITIAL_CLUSTER_STATE="(new|existing)"$/m;

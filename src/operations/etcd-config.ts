@@ -1,7 +1,7 @@
 import { ProvisionError } from '../errors.js';
 import { file, type FileFact } from '../facts/file.js';
 import { pathExists } from '../facts/path.js';
-import { clusterStateOf, ETCD_CONF, memberDataMarker, renderEtcdConf, withClusterState } from './etcd-conf.js';
+import { clusterStateOf, ETCD_CONF, initialClusterOf, memberDataMarker, memberUrls, renderEtcdConf, withClusterState } from './etcd-conf.js';
 import { clusterOf } from './etcd-cluster.js';
 import { planJoin } from './etcd-join.js';
 import { planFile } from './file-plan.js';
@@ -31,12 +31,18 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
     const join = hasData
       ? undefined
       : await planJoin(ctx, cluster, members, ctx.host.name, current.exists && current.type === 'file' ? current.content : undefined);
+    const conf = current.exists && current.type === 'file' ? current.content : undefined;
+    const me = members.find((m) => m.name === ctx.host.name)!;
+    // A member that joined by member add starts from the member list as it was then; once it
+    // has data etcd reads ETCD_INITIAL_CLUSTER no more, so a member with data keeps the one it
+    // started from (a member that joined later is no reason to rewrite the others' files).
+    const initialCluster = join?.initialCluster ?? (hasData ? initialClusterOf(conf, ctx.host.name, memberUrls(cluster, me).peer) : undefined);
     let discovery: string | undefined;
     // A member that exists keeps the token it joined with: etcd ignores ETCD_DISCOVERY once
     // its data dir holds data, and a token is single use, so none is made or checked for it.
     const kept = (hasData || join?.state === 'existing') && cluster.bootstrap === 'discovery' ? discoveryOf(current) : undefined;
     if (kept) discovery = kept;
-    else if (cluster.bootstrap === 'discovery') {
+    else if (cluster.bootstrap === 'discovery' && initialCluster === undefined) {
       if (!ctx.runtime) throw new ProvisionError('PLAYBOOK', "etcd_config: bootstrap: discovery needs the run's discovery token (no runtime given)");
       const d = await ctx.runtime.discoveryUrl(cluster);
       if (d.provisional) ctx.note(d.provisional);
@@ -52,7 +58,7 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
         );
       discovery = d.url;
     }
-    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData || join?.state === 'existing' ? 'existing' : 'new', discovery);
+    const content = renderEtcdConf(cluster, members, ctx.host.name, hasData || join?.state === 'existing' ? 'existing' : 'new', discovery, initialCluster);
     // DNS SRV without TLS and without a pinned version: the installed etcd must be 3.5 or later.
     if (cluster.bootstrap === 'dns' && !cluster.tls && cluster.package.version === undefined) {
       const { value: pkg, unknowable } = await factOf(ctx, rpmPackage, { name: cluster.package.name });
@@ -73,6 +79,7 @@ export const etcdConfigOp = defineOperation<EtcdConfigArgs>({
           // etcd ignores the state once its data dir exists: new -> existing needs no restart.
           noNotify: (before) => clusterStateOf(before) === 'new' && withClusterState(before, 'existing') === content,
         })),
+        ...(join?.after ?? []),
       ],
     };
   },

@@ -6,7 +6,7 @@ import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { CommandStep } from '../plan/types.js';
 import { ETCD_UNIT, etcdctlTls, memberDataMarker, memberUrls } from './etcd-conf.js';
-import { clusterOf, unlessPeerLost } from './etcd-cluster.js';
+import { clusterOf, sickAfterRun, unlessPeerLost } from './etcd-cluster.js';
 import { memberSnapshotStep, SNAPSHOT_DIR } from './member-snapshot.js';
 import { pollUntil } from '../util/poll.js';
 import { defineOperation, type ArgSpec, type VerifyResult } from './types.js';
@@ -55,7 +55,14 @@ export const etcdRestartOp = defineOperation<EtcdRestartArgs>({
     const hasData = await ctx.fact(pathExists, { path: memberDataMarker(cluster, self) });
     let live = false;
     if (hasData) {
-      const sick = sickOf(await ctx.fact(etcdHealth, all));
+      // Decided from the state the run will have made: a member this run starts is waited for.
+      const sick = await sickAfterRun(
+        ctx,
+        cluster,
+        sickOf(await ctx.fact(etcdHealth, all)),
+        async () => sickOf(await ctx.probe!(etcdHealth, all)),
+        a.timeout! * 1000,
+      );
       const others = sick.filter((n) => n !== self);
       if (others.length > 0 && sick.length < members.length)
         throw new ProvisionError(

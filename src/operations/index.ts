@@ -3,6 +3,7 @@ import { dnsCheckOp, dnsmasqSrvOp } from './dnsmasq-srv.js';
 import { etcdTlsOp } from './etcd-tls.js';
 import { etcdRestartOp } from './etcd-restart.js';
 import { etcdUpgradeOp } from './etcd-upgrade.js';
+import { etcdRemoveMembersOp, etcdRetireOp } from './etcd-shrink.js';
 import { resolvConfOp } from './resolv-conf.js';
 import { etcdConfigOp } from './etcd-config.js';
 import { etcdUnitOp } from './etcd-unit.js';
@@ -48,6 +49,8 @@ export const operations = new Map<string, OperationDef<any>>(
     etcdVerifyOp,
     etcdRestartOp,
     etcdUpgradeOp,
+    etcdRemoveMembersOp,
+    etcdRetireOp,
     dnsmasqSrvOp,
     dnsCheckOp,
     flushHandlersOp,

@@ -48,6 +48,12 @@ export interface Peers {
    * meeting point it was expected at). Never resolves once `signal` is aborted.
    */
   lost(hosts: readonly string[], signal: AbortSignal): Promise<string>;
+  /**
+   * Reads a fact on another host of the run, as it is now (read-only). For --check, where a
+   * question this host cannot answer yet (its tools are not installed) has the same answer
+   * on a peer. Rejects when the host is not in the run or cannot be reached.
+   */
+  fact?<T, A>(host: string, def: FactDef<T, A>, args: A): Promise<T>;
 }
 
 export interface OperationContext {
@@ -65,6 +71,13 @@ export interface OperationContext {
    * and the operation says so. Full contract: src/facts/types.ts.
    */
   fact<T, A>(def: FactDef<T, A>, args: A): Promise<T>;
+  /**
+   * Read a fact fresh on the host, past the cache ctx.fact keeps while nothing on the host
+   * changes: for an operation that waits for something other hosts do (real runs only).
+   */
+  probe?<T, A>(def: FactDef<T, A>, args: A): Promise<T>;
+  /** Set while the engine plans ahead only to read facts early: its plan is thrown away, so nothing is waited for. */
+  prefetch?: boolean;
   /** True when the fact, already read with ctx.fact, could not be predicted (--check only). */
   unknowable?<T, A>(def: FactDef<T, A>, args: A): boolean;
   /** Controller-side services shared by the run's hosts (RunServices). */

@@ -3,6 +3,7 @@
  * probed from a fixed host state, then predicted from the steps planned before them.
  */
 import { describe, expect, it } from 'vitest';
+import { etcdMembers } from '../../../src/facts/etcd.js';
 import { file, sha256, type FileFact } from '../../../src/facts/file.js';
 import { pathExists } from '../../../src/facts/path.js';
 import { factKey, predictFact } from '../../../src/facts/run.js';
@@ -78,6 +79,12 @@ describe('--check on a fresh host predicts the real run', () => {
     fact(pathExists, { path: MEMBER }, false),
     fact(file, { path: CONF }, { exists: false }),
     fact(systemdUnit, { name: 'etcd' }, unit('not-found', 'inactive', '')),
+    // Is there a live cluster to join? Not yet (and etcdctl is not installed yet either).
+    fact(
+      etcdMembers,
+      { endpoints: ['http://10.88.0.11:2379', 'http://10.88.0.12:2379'], dialTimeout: '1s' },
+      { ok: false, error: 'env: etcdctl: No such file or directory' },
+    ),
   ];
 
   it('every change, including the conf rewrite that verification makes', async () => {

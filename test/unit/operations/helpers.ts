@@ -16,6 +16,8 @@ export interface Fixture {
   host?: string;
   cluster?: Partial<ClusterSpec> | null;
   vars?: Record<string, unknown>;
+  /** The hosts of the run (ctx.runHosts). */
+  runHosts?: string[];
 }
 
 export const ADDR: Record<string, string> = { etcd0: '10.88.0.10', etcd1: '10.88.0.11', etcd2: '10.88.0.12', web: '10.88.0.20' };
@@ -55,8 +57,11 @@ export function fakeCtx(fx: Fixture = {}): { ctx: OperationContext; notes: strin
     cluster,
     vars: fx.vars ?? {},
     check: fx.check ?? false,
+    ...(fx.runHosts ? { runHosts: new Set(fx.runHosts) } : {}),
     async fact<T, A>(def: FactDef<T, A>, args: A): Promise<T> {
       const k = factKey(def, args);
+      // No cluster answers unless the fixture says otherwise (a first bootstrap: nobody is up yet).
+      if (!answers.has(k) && def.name === 'etcd_members') return { ok: false, error: 'context deadline exceeded' } as T;
       if (!answers.has(k)) throw new Error(`fixture lacks fact ${k}`);
       return answers.get(k) as T;
     },
