@@ -118,6 +118,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   };
   const playbookDir = path.dirname(path.resolve(playbook.file));
   const runHosts: ReadonlySet<string> = new Set(allHosts);
+  const changes = { count: 0 };
   try {
     for (const [i, play] of playbook.plays.entries()) {
       const hosts = playHosts[i]!.filter((h) => !deadWhy.has(h));
@@ -153,6 +154,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
                 runHosts,
                 extraVars: opts.vars,
                 rendezvous,
+                changes,
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';
