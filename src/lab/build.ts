@@ -4,11 +4,14 @@
  *  - the node image (a Debian root filesystem made to look like CentOS to a provisioner).
  * Each lives in a directory named after the hash of its recipe, so a changed recipe
  * rebuilds and an unchanged one is reused. Builds go to a temp dir renamed into place,
- * so an interrupted build leaves nothing that looks finished.
+ * so an interrupted build leaves nothing that looks finished. Two labs (PROVISION_LAB_INSTANCE)
+ * may come up at once: builds of one cache directory take turns (a lock file), and the second
+ * one finds the first one's result.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import lockfile from 'proper-lockfile';
 import { LAB } from './topology.js';
 import { RPMS, specFor } from './rpms.js';
 import { must, run } from './sh.js';
@@ -123,10 +126,45 @@ async function buildRpm(recipe: (typeof RPMS)[number], outDir: string, work: str
   return path.join(outDir, file);
 }
 
+/**
+ * Runs a build while holding the cache directory's lock, so that concurrent `lab up`s never
+ * build into each other's directories (and a finished build never removes one in progress).
+ * proper-lockfile: an atomic mkdir lock with a heartbeat, taken over when its holder died.
+ */
+export async function underBuildLock<T>(log: (s: string) => void, build: () => Promise<T>): Promise<T> {
+  fs.mkdirSync(LAB.cacheDir, { recursive: true });
+  const target = path.join(LAB.cacheDir, 'build');
+  let release: (() => Promise<void>) | undefined;
+  let told = false;
+  while (!release) {
+    try {
+      release = await lockfile.lock(target, { realpath: false, stale: 30_000, update: 5_000 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
+      if (!told) log(`another provision process is building the lab's image or repository in ${LAB.cacheDir}; waiting for it`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  try {
+    return await build();
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+const repoReady = (dir: string) => fs.existsSync(path.join(dir, 'repodata', 'repomd.xml'));
+
 /** The repository directory, building it when missing. */
 export async function ensureRepo(log: (s: string) => void = () => {}): Promise<string> {
   const dir = repoDir();
-  if (fs.existsSync(path.join(dir, 'repodata', 'repomd.xml'))) return dir;
+  if (repoReady(dir)) return dir;
+  return underBuildLock(log, () => buildRepo(log));
+}
+
+async function buildRepo(log: (s: string) => void): Promise<string> {
+  const dir = repoDir();
+  if (repoReady(dir)) return dir;
   log('building the lab yum repository (etcd, dnsmasq RPMs)');
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -150,9 +188,15 @@ export async function ensureRepo(log: (s: string) => void = () => {}): Promise<s
 /** The image's root filesystem, building it when missing (debootstrap: about 1-2 minutes). */
 export async function ensureImage(log: (s: string) => void = () => {}): Promise<string> {
   const dir = imageDir();
+  if (fs.existsSync(path.join(dir, 'complete'))) return path.join(dir, 'rootfs');
+  return underBuildLock(log, () => buildImage(log));
+}
+
+async function buildImage(log: (s: string) => void): Promise<string> {
+  const dir = imageDir();
   const rootfs = path.join(dir, 'rootfs');
   if (fs.existsSync(path.join(dir, 'complete'))) return rootfs;
-  const repo = await ensureRepo(log);
+  const repo = await buildRepo(log);
   log(`building the lab node image (debootstrap ${LAB.suite}); this takes a minute or two, once`);
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -177,6 +221,7 @@ export async function ensureImage(log: (s: string) => void = () => {}): Promise<
   // Older images of other recipes are dead weight.
   for (const e of fs.readdirSync(LAB.cacheDir)) {
     const p = path.join(LAB.cacheDir, e);
+    // (Builds in progress leave .tmp- directories too; under the build lock, those are of builds that died.)
     if ((e.startsWith('image-') && p !== dir) || e.startsWith('exp')) {
       if (!(await isMountedUnder(p))) fs.rmSync(p, { recursive: true, force: true });
     }
@@ -191,7 +236,8 @@ async function isMountedUnder(p: string): Promise<boolean> {
 
 /**
  * debootstrap's "I: Retrieving/Validating/Extracting/Unpacking/Configuring <package>" lines as
- * progress: a line when the stage changes, and every 10 s within one (with packages done).
+ * progress: a line when the stage changes, and every 10 s within one (with packages done);
+ * retrieving and validating a package count as one stage, downloading.
  */
 export function debootstrapProgress(log: (s: string) => void, now: () => number = Date.now): (line: string) => void {
   const t0 = now();
@@ -201,7 +247,10 @@ export function debootstrapProgress(log: (s: string) => void, now: () => number 
   return (line) => {
     const m = /^I: (Retrieving|Validating|Extracting|Unpacking|Configuring|Installing|Resolving|Checking|Base system installed)\b/.exec(line);
     if (!m) return;
-    const s = m[1]!;
+    // debootstrap alternates "Retrieving X" and "Validating X" for each package: one stage, not
+    // two lines per package (about 480 lines for this image).
+    const s = m[1] === 'Validating' || m[1] === 'Retrieving' ? 'Downloading' : m[1]!;
+    if (s === stage && m[1] === 'Validating') return;
     count = s === stage ? count + 1 : 1;
     const secs = Math.round((now() - t0) / 1000);
     if (s !== stage || now() - last >= 10_000) {
