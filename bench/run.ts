@@ -107,7 +107,14 @@ function cli(
       } catch {
         // not --json
       }
-      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, cpuMs: cpu ? Number(cpu[1]) : NaN, firstConnectMs });
+      resolve({
+        ms: performance.now() - t0,
+        code: code ?? 1,
+        out: out + err,
+        peakMb: peak ? Number(peak[1]) / 1024 : NaN,
+        cpuMs: cpu ? Number(cpu[1]) : NaN,
+        firstConnectMs,
+      });
     });
   });
 }
@@ -222,7 +229,12 @@ async function benchProvision() {
   }
   if (rows.rerun!.first.length) console.log(`${'no-change: first connection'.padEnd(28)} ${spread(rows.rerun!.first)} after the process started`);
   console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s); CPU ${spread(helpCpu, ms)}`);
-  console.log(`${'machine load'.padEnd(28)} ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (1, 5, 15 min)`);
+  console.log(
+    `${'machine load'.padEnd(28)} ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (1, 5, 15 min)`,
+  );
   const conv = median(rows.converge!.ms);
   ratios.push(`no-change / converge: ${(median(rows.rerun!.ms) / conv).toFixed(2)}`, `check / converge: ${(median(rows.check!.ms) / conv).toFixed(2)}`);
 }
@@ -329,7 +341,12 @@ async function benchSimulated() {
       )}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`,
     );
   }
-  console.log(`${'machine load'.padEnd(10)} ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (1, 5, 15 min)`);
+  console.log(
+    `${'machine load'.padEnd(10)} ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (1, 5, 15 min)`,
+  );
   const wall = (n: number) => median(res.get(n)!.map((r) => r.ms));
   ratios.push(
     `100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`,
