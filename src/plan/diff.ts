@@ -1,4 +1,5 @@
-import { createTwoFilesPatch } from 'diff';
+// Only the module that makes patches: the package's index loads every kind of diff (about 20 files).
+import { createTwoFilesPatch } from 'diff/lib/patch/create.js';
 import { formatMode } from '../util/format.js';
 import type { Step } from './types.js';
 
