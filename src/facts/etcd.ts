@@ -93,7 +93,9 @@ export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
         peerURLs: (m.peerURLs as string[] | undefined) ?? [],
         clientURLs: (m.clientURLs as string[] | undefined) ?? [],
         isLearner: m.isLearner === true,
-        started: Boolean(m.name),
+        // A member publishes its name and client URLs together when it starts; one that was in
+        // the initial cluster of a static bootstrap is listed with its name before that.
+        started: Boolean(m.name) && ((m.clientURLs as string[] | undefined) ?? []).length > 0,
       }));
       return { ok: true, clusterId: hex(j.header?.cluster_id), members };
     } catch {

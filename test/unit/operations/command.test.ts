@@ -5,11 +5,13 @@ import { commandOp, type CommandArgs } from '../../../src/operations/command.js'
 import type { Step } from '../../../src/plan/types.js';
 import { fact, planOf, type FactFixture } from './helpers.js';
 
+/** The user's own command: it runs in the node's locale (as Ansible's command module), not provision's fixed C locale. */
 const run = (description: string, command: string, effects?: Step['effects']): Step => ({
   kind: 'command',
   description,
   command,
   ...(effects ? { effects } : {}),
+  nodeLocale: true,
 });
 
 const cases: { name: string; args: CommandArgs; facts?: FactFixture[]; steps: Step[] }[] = [
