@@ -77,7 +77,8 @@ export function planShrink(cluster: ClusterSpec, members: Member[], listed: Etcd
   const gone = listed.filter((x) => !members.some((m) => isMember(cluster, m, x)));
   if (gone.length === 0) return { removals: [], warnings: [] };
   const label = (x: EtcdMember) => x.name || `(unstarted ${x.id})`;
-  const names = gone.map(label).join(', ');
+  // By name, not in etcd's order (by member ID, which differs from cluster to cluster).
+  const names = gone.map(label).sort().join(', ');
   const votersNow = voters(listed);
   const stay = votersNow.filter((x) => !gone.includes(x));
   if (stay.length === 0)

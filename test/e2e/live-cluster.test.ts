@@ -128,7 +128,7 @@ describe('a live cluster', () => {
     const restarts = run.json.tasks.filter((t) => t.op === 'etcd_restart');
     expect(restarts.map((t) => t.steps.map((s) => s.description))).toEqual(
       members().map(() => [
-        expect.stringMatching(/^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db$/),
+        expect.stringMatching(/^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db \(keep the last \d+ of etcd\d's in \/var\/lib\/etcd-snapshots\)$/),
         'restart etcd (one member at a time)',
       ]),
     );
@@ -176,6 +176,7 @@ describe('a live cluster', () => {
     expect(check.json.tasks.find((t) => t.host === lost.name && t.op === 'etcd_config')!.steps.map((s) => s.description)).toEqual([
       `remove the lost member ${lost.name} (${BigInt(ids[lost.name]!).toString(16)}) from cluster lab`,
       `add ${lost.name} to cluster lab again as a new member`,
+      'write /etc/etcd/etcd.conf',
     ]);
     const run = await provisionJson([inventory(), '--replace-lost-members']);
     expect(run.code, run.stdout).toBe(0);
