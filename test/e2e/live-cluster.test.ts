@@ -128,7 +128,9 @@ describe('a live cluster', () => {
     const restarts = run.json.tasks.filter((t) => t.op === 'etcd_restart');
     expect(restarts.map((t) => t.steps.map((s) => s.description))).toEqual(
       members().map(() => [
-        expect.stringMatching(/^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db \(keep the last \d+ of etcd\d's in \/var\/lib\/etcd-snapshots\)$/),
+        expect.stringMatching(
+          /^save a snapshot of the cluster to \/var\/lib\/etcd-snapshots\/lab-etcd\d-\d{8}T\d{6}Z\.db \(keep the last \d+ of etcd\d's in \/var\/lib\/etcd-snapshots\)$/,
+        ),
         'restart etcd (one member at a time)',
       ]),
     );
