@@ -42,7 +42,6 @@ const want = (p: string) => parts.length === 0 || parts.includes(p);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const ms = (n: number) => `${n.toFixed(0)} ms`;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -94,7 +93,7 @@ function memPerNodeMb(eng: lab.LabEngine = lab.engine()): { mean: number; nodes:
 function cli(
   argv: string[],
   bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'),
-): Promise<{ ms: number; code: number; out: string; peakMb: number; cpuMs: number; firstConnectMs?: number }> {
+): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
@@ -107,21 +106,13 @@ function cli(
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => {
       const peak = /peak-rss-kb=(\d+)/.exec(err);
-      const cpu = /cpu-ms=(\d+)/.exec(err);
       let firstConnectMs: number | undefined;
       try {
         firstConnectMs = (JSON.parse(out) as { timings?: { firstConnectMs?: number } }).timings?.firstConnectMs;
       } catch {
         // not --json
       }
-      resolve({
-        ms: performance.now() - t0,
-        code: code ?? 1,
-        out: out + err,
-        peakMb: peak ? Number(peak[1]) / 1024 : NaN,
-        cpuMs: cpu ? Number(cpu[1]) : NaN,
-        firstConnectMs,
-      });
+      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, firstConnectMs });
     });
   });
 }
@@ -217,15 +208,14 @@ async function benchProvision() {
   await lab.up({ nodes: 3 });
   // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
   const inv = lab.labFiles.inventory;
-  const rows: Record<string, { ms: number[]; peak: number[]; first: number[]; cpu: number[] }> = {
-    converge: { ms: [], peak: [], first: [], cpu: [] },
-    rerun: { ms: [], peak: [], first: [], cpu: [] },
-    check: { ms: [], peak: [], first: [], cpu: [] },
+  const rows: Record<string, { ms: number[]; peak: number[]; first: number[] }> = {
+    converge: { ms: [], peak: [], first: [] },
+    rerun: { ms: [], peak: [], first: [] },
+    check: { ms: [], peak: [], first: [] },
   };
-  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; cpuMs: number; firstConnectMs?: number }) => {
+  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
     rows[k]!.ms.push(r.ms);
-    rows[k]!.cpu.push(r.cpuMs);
     rows[k]!.peak.push(r.peakMb);
     if (r.firstConnectMs !== undefined) rows[k]!.first.push(r.firstConnectMs);
   };
@@ -237,12 +227,7 @@ async function benchProvision() {
   }
   // provision --help: start-up alone.
   const help: number[] = [];
-  const helpCpu: number[] = [];
-  for (let i = 0; i < Math.max(RUNS, 10); i++) {
-    const r = await cli(['--help']);
-    help.push(r.ms);
-    helpCpu.push(r.cpuMs);
-  }
+  for (let i = 0; i < Math.max(RUNS, 10); i++) help.push((await cli(['--help'])).ms);
   const withEtcd = memPerNodeMb();
   console.log(`memory per node with the cluster running (PSS, infra included): ${withEtcd.mean.toFixed(0)} MB over ${withEtcd.nodes} nodes`);
   const targets: Record<string, string> = { converge: '< 4 s', rerun: '< 0.5 s', check: '< 0.5 s', status: '< 1 s', exec: '< 0.5 s' };
@@ -255,17 +240,9 @@ async function benchProvision() {
   };
   for (const [k, v] of Object.entries(rows)) {
     console.log(`${names[k]!.padEnd(28)} ${spread(v.ms)}; peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
-    // On a loaded machine wall time follows the load; the controller's CPU time does not.
-    console.log(`${''.padEnd(28)} controller CPU ${spread(v.cpu, ms)}`);
   }
   if (rows.rerun!.first.length) console.log(`${'no-change: first connection'.padEnd(28)} ${spread(rows.rerun!.first)} after the process started`);
-  console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s); CPU ${spread(helpCpu, ms)}`);
-  console.log(
-    `${'machine load'.padEnd(28)} ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')} (1, 5, 15 min)`,
-  );
+  console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s)`);
   const conv = median(rows.converge!.ms);
   ratios.push(`no-change / converge: ${(median(rows.rerun!.ms) / conv).toFixed(2)}`, `check / converge: ${(median(rows.check!.ms) / conv).toFixed(2)}`);
 }
@@ -453,12 +430,6 @@ async function benchSimulated() {
       )}, ${mb(median(rs.map((r) => r.peakMb)) / n)} per host${n === 500 ? '   (target: wall < 10 s, peak < 300 MB)' : ''}`,
     );
   }
-  console.log(
-    `${'machine load'.padEnd(10)} ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')} (1, 5, 15 min)`,
-  );
   const wall = (n: number) => median(res.get(n)!.map((r) => r.ms));
   ratios.push(
     `100 hosts / 3 hosts (simulated, wall): ${(wall(100) / wall(3)).toFixed(2)}`,

@@ -8,6 +8,8 @@ import { clusterLocation } from '../inventory/cluster.js';
 import { createRuntime, operations } from '../operations/index.js';
 import { precheckDnsBootstrap } from '../operations/dnsmasq-srv.js';
 import { loadPlaybook } from '../playbook/index.js';
+import { jsonReporter } from '../report/json.js';
+import { terminalReporter } from '../report/terminal.js';
 import { redacting } from '../report/redact.js';
 import { outputSecrets } from '../discovery/token.js';
 import { applyCredentials, extraVars, inventoryArg } from './ansible-options.js';
@@ -55,15 +57,7 @@ export async function converge({ values, positionals }: RunArgs, io: MainIO, out
   creds.secrets.forEach(out.add);
   // Passwords and capability-like values (discovery tokens) are masked in all output.
   const emit = redacting(
-    // Only the reporter asked for is loaded (the terminal's brings chalk).
-    values.json
-      ? (await import('../report/json.js')).jsonReporter(io.stdout)
-      : (await import('../report/terminal.js')).terminalReporter({
-          diff: !!values.diff,
-          verbose: values.verbose?.length ?? 0,
-          write: io.stdout,
-          live: !!io.isTTY,
-        }),
+    values.json ? jsonReporter(io.stdout) : terminalReporter({ diff: !!values.diff, verbose: values.verbose?.length ?? 0, write: io.stdout, live: !!io.isTTY }),
     out.redact,
   );
 

@@ -2,7 +2,7 @@
 import type { Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { Playbook } from '../playbook/types.js';
-import { printable } from '../util/printable.js';
+import { printable } from '../report/terminal.js';
 
 export function listings(playbook: Playbook, inventory: Inventory, limited: Set<string>, what: { hosts: boolean; tasks: boolean }): string {
   const out = [`playbook: ${playbook.file}`];

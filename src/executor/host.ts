@@ -3,7 +3,7 @@
  * --check, against facts as earlier predicted steps would leave them), then apply its
  * steps, then any verification, then the handlers that were notified.
  */
-import type { Connection, ExecOptions, ExecResult } from '../connection/types.js';
+import type { Connection } from '../connection/types.js';
 import { ProvisionError, isConnectionLost, isProvisionError } from '../errors.js';
 import { factKey, predictFact, probeFact } from '../facts/run.js';
 import type { FactDef } from '../facts/types.js';
@@ -40,11 +40,6 @@ export interface HostRunOptions {
   extraVars?: Record<string, unknown>;
   /** Reads a fact on another host of the run (Peers.fact). */
   peerFact?: <T, A>(host: string, def: FactDef<T, A>, args: A) => Promise<T>;
-  /**
-   * Steps applied so far in the whole run, on any host (shared by every host). An early
-   * verification result is used only while this has not moved since it was read.
-   */
-  changes?: { count: number };
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -66,11 +61,6 @@ export interface HostState {
    * so its probes stay valid for the whole run.
    */
   probes: Map<string, Promise<unknown>>;
-  /**
-   * The first round of each verification's probes, made early (with the facts, see
-   * earlyVerify), by command; `changes` is the run's change count when it was sent.
-   */
-  early?: Map<string, { changes: number; result: Promise<ExecResult> }>;
   /** The task (or handler) at which the host stopped: failed, lost or interrupted there. */
   stoppedAt?: string;
 }
@@ -89,7 +79,6 @@ const INTERRUPTED = Symbol('interrupted');
 
 export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
   const run: HostRun = { state, play, vars: hostVars(state.host, play, opts), opts };
-  state.early?.clear();
   const pending = new Set<string>();
   await prefetch(run);
   for (const task of play.tasks) {
@@ -162,7 +151,7 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
   const { state, opts } = run;
   const become = task.become ?? run.play.become;
   const as = (c: Connection) => (become === undefined ? c : withBecome(c, become));
-  const conns = { facts: as(state.phases.facts), apply: as(state.phases.apply), verify: as(replayingEarly(state, opts)) };
+  const conns = { facts: as(state.phases.facts), apply: as(state.phases.apply), verify: as(state.phases.verify) };
   const conn = conns.facts;
   const unknowable = new Set<string>();
   const rendezvous = opts.rendezvous;
@@ -176,10 +165,10 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
     runtime: forPrefetch ? undefined : opts.runtime,
     options: opts.options ?? {},
     runHosts: opts.runHosts,
-    peers:
-      rendezvous && !forPrefetch
-        ? { lost: (hosts, signal) => rendezvous.peerLost(state.host.name, hosts, signal), ...(opts.peerFact ? { fact: opts.peerFact } : {}) }
-        : undefined,
+    peers: rendezvous && {
+      lost: (hosts, signal) => rendezvous.peerLost(state.host.name, hosts, signal),
+      ...(opts.peerFact ? { fact: opts.peerFact } : {}),
+    },
     fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
       const probed = await cachedProbe(state, conn, become, def, a);
       if (!opts.check) return probed;
@@ -208,69 +197,12 @@ async function prefetch(run: HostRun): Promise<void> {
         if (task.op === 'flush_handlers' || (task.when && !evaluateWhen(task.when, run.vars))) return;
         const op = run.opts.operations.get(task.op);
         if (!op) return;
-        const plan = await op.plan(taskContext(run, task, [], true).ctx, renderArgs(task.args, run.vars, task.location));
-        if (plan.verify) earlyVerify(run, task, plan.verify);
+        await op.plan(taskContext(run, task, [], true).ctx, renderArgs(task.args, run.vars, task.location));
       } catch {
         // reported by the real planning
       }
     }),
   );
-}
-
-const earlyKey = (command: string, o: ExecOptions | undefined) => `${o?.become ?? '-'} ${o?.timeoutMs ?? '-'} ${command}`;
-
-/**
- * Sends a verification's first round of probes now, on the verification's own channel, so
- * that it runs on the host while the facts are read instead of after them (a no-change run
- * then waits for one round trip where it waited for two). Verifications are read-only (see
- * OperationPlan.verify); only the calls made in the turn it starts in go out, later ones (a
- * second check of a poll) are refused, which ends this early run of it. The results are kept
- * for the real verification, which takes them only if no step was applied anywhere in the
- * run in the meantime (replayingEarly); otherwise they are dropped and it probes afresh.
- */
-function earlyVerify(run: HostRun, task: Task, verify: NonNullable<OperationPlan['verify']>): void {
-  const { state, opts } = run;
-  const early = (state.early ??= new Map());
-  const changes = opts.changes?.count ?? 0;
-  const base = state.phases.verify;
-  let open = true;
-  setImmediate(() => (open = false));
-  const refuse = () => Promise.reject(new Error('only the first round of a verification is made early'));
-  const recorder: Connection = {
-    host: base.host,
-    exec(command, o) {
-      if (!open || o?.stdin !== undefined) return refuse();
-      const result = base.exec(command, o);
-      result.catch(() => undefined);
-      early.set(earlyKey(command, o), { changes, result });
-      return result;
-    },
-    readFile: refuse,
-    writeFile: refuse,
-    close: () => Promise.resolve(),
-  };
-  const become = task.become ?? run.play.become;
-  verify(become === undefined ? recorder : withBecome(recorder, become)).catch(() => undefined);
-}
-
-/** The verification connection, answering a probe sent early from its result while that is still valid. */
-function replayingEarly(state: HostState, opts: HostRunOptions): Connection {
-  const base = state.phases.verify;
-  return {
-    host: base.host,
-    exec(command, o) {
-      const key = earlyKey(command, o);
-      const e = state.early?.get(key);
-      if (!e || o?.stdin !== undefined) return base.exec(command, o);
-      state.early!.delete(key);
-      if (e.changes !== (opts.changes?.count ?? 0)) return base.exec(command, o);
-      return e.result.catch(() => base.exec(command, o));
-    },
-    execMany: base.execMany?.bind(base),
-    readFile: (p, o) => base.readFile(p, o),
-    writeFile: (p, c, o) => base.writeFile(p, c, o),
-    close: () => base.close(),
-  };
 }
 
 /** A task, or a handler, on the host: its result and what it means for the host. */
@@ -398,7 +330,6 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conns: Rec
       return 'interrupted';
     }
     state.probes.clear();
-    if (opts.changes) opts.changes.count++;
     await timed('applyMs', () => applyStep(conn, step));
   }
   if (plan.steps.length) result.status = 'changed';
@@ -408,7 +339,6 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conns: Rec
   if (!v.ok) return 'failed';
   for (const step of v.then ?? []) {
     state.probes.clear();
-    if (opts.changes) opts.changes.count++;
     await timed('applyMs', () => applyStep(conn, step));
     result.steps.push(step);
     result.status = 'changed';

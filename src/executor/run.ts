@@ -119,7 +119,6 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   };
   const playbookDir = path.dirname(path.resolve(playbook.file));
   const runHosts: ReadonlySet<string> = new Set(allHosts);
-  const changes = { count: 0 };
   try {
     for (const [i, play] of playbook.plays.entries()) {
       const hosts = playHosts[i]!.filter((h) => !deadWhy.has(h));
@@ -161,7 +160,6 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
                   if (!other) throw new Error(`${h} is unreachable`);
                   return probeFact(other.phases.facts, def, a);
                 },
-                changes,
               });
             } finally {
               const at = st.stoppedAt ? `at "${st.stoppedAt}"` : '';

@@ -1,5 +1,4 @@
-// Only the module that makes patches: the package's index loads every kind of diff (about 20 files).
-import { createTwoFilesPatch } from 'diff/lib/patch/create.js';
+import { createTwoFilesPatch } from 'diff';
 import { formatMode } from '../util/format.js';
 import type { Step } from './types.js';
 
