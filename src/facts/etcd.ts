@@ -44,8 +44,8 @@ export const etcdctl = ({ endpoints, tls, dialTimeout }: EtcdQuery, ...rest: str
     ...rest,
   ]);
 
-/** The last "Error: ..." line etcdctl prints (its other stderr lines are JSON logs). */
-const etcdError = (stderr: string, exitCode: number): string =>
+/** The last "Error: ..." line etcdctl/etcdutl print (their other stderr lines are JSON logs), or the last line. */
+export const etcdError = (stderr: string, exitCode: number): string =>
   stderr
     .split('\n')
     .filter((l) => l.startsWith('Error:'))

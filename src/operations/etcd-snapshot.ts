@@ -1,3 +1,4 @@
+import { etcdError } from '../facts/etcd.js';
 /**
  * etcd snapshots as files: the commands that save, inspect and restore one on a member, and
  * the parsing of what they print. Used by `provision backup` (etcd-backup.ts) and `provision
@@ -45,16 +46,8 @@ export function parseSnapshotStatus(stdout: string): SnapshotStatus | undefined 
 /** `sha256sum FILE` -> the hex digest. */
 export const parseSha256sum = (stdout: string): string | undefined => /^([0-9a-f]{64})\s/.exec(stdout.trim())?.[1];
 
-/** The last `Error:` line of etcdctl/etcdutl's stderr (the others are JSON logs), or the last line. */
-export const toolError = (stderr: string, exitCode: number): string =>
-  stderr
-    .split('\n')
-    .filter((l) => l.startsWith('Error:'))
-    .pop()
-    ?.slice(7)
-    .trim() ||
-  stderr.trim().split('\n').pop() ||
-  `exit status ${exitCode}`;
+/** etcdctl/etcdutl's own error line (the one reading of it, in facts/etcd.ts). */
+export const toolError = etcdError;
 
 /** How many keys the cluster holds and its revision, read through `q`'s endpoint (the count is of the whole range, whatever the limit). */
 export const keyCountCommand = (q: EtcdQuery): string => etcdctl(q, 'get', '', '--prefix', '--keys-only', '--limit=1', '-w', 'json');

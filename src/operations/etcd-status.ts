@@ -6,7 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { Connection } from '../connection/types.js';
-import { etcdHealth, etcdMembers, etcdctl, quoteBigInts, type EtcdQuery } from '../facts/etcd.js';
+import { etcdError, etcdHealth, etcdMembers, etcdctl, quoteBigInts, type EtcdQuery } from '../facts/etcd.js';
 import { probeFact } from '../facts/run.js';
 import { systemdUnit } from '../facts/systemd.js';
 import type { ClusterSpec } from '../inventory/types.js';
@@ -111,16 +111,6 @@ export function certDaysLeft(pem: string | Buffer, now = Date.now()): { daysLeft
   return { daysLeft: Math.floor((end - now) / 86_400_000), notAfter: new Date(end).toISOString() };
 }
 
-const lastError = (stderr: string, code: number): string =>
-  stderr
-    .split('\n')
-    .filter((l) => l.startsWith('Error:'))
-    .pop()
-    ?.slice(7)
-    .trim() ||
-  stderr.trim().split('\n').pop() ||
-  `exit ${code}`;
-
 /** One member's status, read on the member itself. */
 export async function memberStatus(
   conn: Connection,
@@ -148,7 +138,7 @@ export async function memberStatus(
   if (unit instanceof Error) out.errors.push(`unit: ${unit.message}`);
   else out.unit = { active: unit.activeState, sub: unit.subState, enabled: unit.unitFileState };
   const st = status.exitCode === 0 ? parseEndpointStatus(status.stdout) : undefined;
-  if (!st) out.errors.push(`endpoint status: ${status.exitCode === 0 ? 'unexpected output' : lastError(status.stderr, status.exitCode)}`);
+  if (!st) out.errors.push(`endpoint status: ${status.exitCode === 0 ? 'unexpected output' : etcdError(status.stderr, status.exitCode)}`);
   const names = new Map(list.ok ? list.members.map((m) => [m.id, m.name]) : []);
   if (list.ok) out.listed = list.members.map((m) => ({ id: m.id, name: m.name, started: m.started }));
   if (st) {
