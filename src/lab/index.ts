@@ -9,7 +9,7 @@ import type { LabEngine } from './engine.js';
 import { nspawnEngine } from './nspawn.js';
 import { defaultEngine, type EngineName } from './topology.js';
 
-export { LAB, labFiles, topology, type LabNode, type EngineName, ENGINES, parseEngine } from './topology.js';
+export { LAB, labConfig, labFiles, projectRoot, topology, type LabNode, type EngineName, ENGINES, parseEngine } from './topology.js';
 export type { LabEngine, LabInfo, LabStatus, NodeOptions, NodeStatus, UpOptions } from './engine.js';
 
 const ENGINE_IMPLS: Record<EngineName, LabEngine> = { nspawn: nspawnEngine, docker: dockerEngine };

@@ -1,7 +1,8 @@
 /** Checks before the lab touches anything, each failure saying what to do. */
 import fs from 'node:fs';
 import { ProvisionError } from '../errors.js';
-import { ensureEtcd35 } from './debs.js';
+import { underBuildLock } from './build.js';
+import { ensureEtcd35, haveEtcd35 } from './debs.js';
 import { LAB } from './topology.js';
 import { run } from './sh.js';
 
@@ -64,6 +65,7 @@ export async function preflight(log: (s: string) => void): Promise<void> {
       hint: 'free some disk space, or remove old images in ' + LAB.cacheDir,
     });
   }
-  // The repository's second etcd (3.5.16) comes from Debian 13's packages, fetched once.
-  if (fs.existsSync('/etc/debian_version')) await ensureEtcd35(log);
+  // The repository's second etcd (3.5.16) comes from Debian 13's packages, fetched once (under
+  // the build lock: two labs coming up at once on a fresh machine fetch it once, not twice).
+  if (fs.existsSync('/etc/debian_version') && !haveEtcd35()) await underBuildLock(log, () => ensureEtcd35(log));
 }

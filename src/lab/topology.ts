@@ -33,22 +33,23 @@ const instance = (() => {
   if (!/^[0-9]$/.test(raw)) throw new Error(`PROVISION_LAB_INSTANCE must be a digit 0-9, not "${raw}"`);
   return n;
 })();
-const sfx = instance === 0 ? '' : String(instance);
 
 /** Project root (the folder with package.json), where `.lab/` holds keys and known_hosts. */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const filesRoot = process.env.PROVISION_LAB_DIR ?? path.join(projectRoot, `.lab${sfx}`);
 
-export function labConfig(engine: EngineName) {
+/** The lab of an engine; another instance than this process's own is named only to find its state (test runs that use two). */
+export function labConfig(engine: EngineName, inst: number = instance) {
   const docker = engine === 'docker';
+  const sfx = inst === 0 ? '' : String(inst);
+  const filesRoot = process.env.PROVISION_LAB_DIR ?? path.join(projectRoot, `.lab${sfx}`);
   // The docker lab's default subnet is the one docker-compose.test.yml names by default.
-  const subnet = docker ? (instance === 0 ? '10.213.8' : `10.216.${instance}`) : instance === 0 ? '10.213.7' : `10.214.${instance}`;
+  const subnet = docker ? (inst === 0 ? '10.213.8' : `10.216.${inst}`) : inst === 0 ? '10.213.7' : `10.214.${inst}`;
   const esfx = docker ? `${sfx}-docker` : sfx;
   return {
     engine,
-    instance,
+    instance: inst,
     /** Host bridge and the lab subnet (a /24 used only inside this machine). */
-    bridge: docker ? `provdock${instance}` : `provlab${instance}`,
+    bridge: docker ? `provdock${inst}` : `provlab${inst}`,
     subnetPrefix: subnet,
     bridgeAddress: `${subnet}.1`,
     prefixLength: 24,

@@ -14,19 +14,26 @@ export { lab };
  * Which test run brought the lab up: global-setup.ts gives each run an id, and takes the lab
  * down at the end only if its own run brought it up (another run, or a user, may be using it).
  */
-export const runMarkOf = (engine: lab.EngineName = lab.LAB.engine) => path.join(lab.engine(engine).config.stateDir, 'brought-up-by-test-run');
+export const runMarkOf = (engine: lab.EngineName = lab.LAB.engine, instance: number = lab.LAB.instance) =>
+  path.join(lab.labConfig(engine, instance).stateDir, 'brought-up-by-test-run');
 export const RUN_MARK = runMarkOf();
-export const readRunMark = (engine: lab.EngineName = lab.LAB.engine): string | undefined => {
+export const readRunMark = (engine: lab.EngineName = lab.LAB.engine, instance: number = lab.LAB.instance): string | undefined => {
   try {
-    return fs.readFileSync(runMarkOf(engine), 'utf8');
+    return fs.readFileSync(runMarkOf(engine, instance), 'utf8');
   } catch {
     return undefined;
   }
 };
 
-/** lab.up, recording this test run as the one that brought it up when it was down. */
+/**
+ * lab.up, recording this test run as the one that brought it up when it was down. A lab of
+ * another size (left by scale.test.ts or membership.test.ts, which need more nodes) is taken
+ * down first: each file gets the lab it asks for, whatever ran before it on this lab instance.
+ */
 export async function labUp(nodes: number) {
-  const was = lab.status().up;
+  const st = lab.status();
+  if (st.up && st.etcdNodes !== nodes) await lab.down();
+  const was = st.up && st.etcdNodes === nodes;
   const info = await lab.up({ nodes });
   if (!was && process.env.PROVISION_TEST_RUN) fs.writeFileSync(RUN_MARK, process.env.PROVISION_TEST_RUN);
   return info;
