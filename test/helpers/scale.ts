@@ -25,6 +25,11 @@ export function writeScaleInventories(dir: string): string[] {
         '    user: root',
         `    key_file: ${lab.labFiles.privateKey}`,
         `    known_hosts: ${lab.labFiles.knownHosts}`,
+        // 30 nodes and ten provisioners on 2 cores drove the load average to 20-37: an SSH
+        // handshake then took more than the default 10 s, and the host was reported
+        // unreachable. These catch a host that does not answer at all, not a slow one.
+        '    connect_timeout: 120',
+        '    keepalive_interval: 30',
         '  children:',
         '    etcd:',
         '      hosts:',
