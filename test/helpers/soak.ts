@@ -46,7 +46,7 @@ const CONF = '/etc/etcd/etcd.conf';
 const TEMP_FIND = "find /etc /var/lib/etcd -xdev -name '.*.provision-*' 2>/dev/null; true";
 
 /** Posts to a member's v3 gateway; resolves with the JSON reply or throws. */
-async function gateway(address: string, api: string, body: unknown, timeoutMs = 2000): Promise<Record<string, unknown>> {
+export async function gateway(address: string, api: string, body: unknown, timeoutMs = 2000): Promise<Record<string, unknown>> {
   const res = await fetch(`http://${address}:2379/v3/${api}`, {
     method: 'POST',
     body: JSON.stringify(body),
@@ -58,8 +58,11 @@ async function gateway(address: string, api: string, body: unknown, timeoutMs = 
   return JSON.parse(text) as Record<string, unknown>;
 }
 
-/** A client writing keys one after another to any member that answers. */
-class Writer {
+/**
+ * A client writing keys one after another to any member that answers (the soak's, and the
+ * membership test's during a grow and a shrink).
+ */
+export class Writer {
   acked = new Map<string, string>();
   unacked = 0;
   private stopped = false;
@@ -96,12 +99,15 @@ class Writer {
     await this.loop;
   }
 
-  /** Acknowledged keys missing, or holding another value, in a linearizable read. */
-  async lost(): Promise<string[]> {
+  /**
+   * Acknowledged keys missing, or holding another value, in a linearizable read through the
+   * first of `via` that answers (default: the members written to).
+   */
+  async lost(via: string[] = this.addresses): Promise<string[]> {
     let reply: Record<string, unknown> | undefined;
     let lastErr: unknown;
     for (let i = 0; i < 30 && !reply; i++) {
-      for (const a of this.addresses) {
+      for (const a of via) {
         try {
           reply = await gateway(
             a,
