@@ -118,6 +118,7 @@ async function checkThenRun(inv: string, o: { extra?: string[]; writer?: Writer 
   if (o.writer) {
     const acked = o.writer.acked.size - ackedBefore;
     expect(acked, `writes acknowledged during the run (${o.writer.unacked - unackedBefore} unacknowledged)`).toBeGreaterThan(0);
+    console.log(`${path.basename(inv)}: ${acked} writes acknowledged during the real run, ${o.writer.unacked - unackedBefore} not`);
   }
   return { check: check.json, run: run.json };
 }
@@ -140,6 +141,7 @@ async function whileWriting(prefix: string, writeTo: string[], readVia: string[]
     `${lost.length} of ${w.acked.size} acknowledged writes missing or changed (${lost.slice(0, 5).join(', ')}); ${w.unacked} writes got no acknowledgement`,
   ).toEqual([]);
   expect(w.acked.size).toBeGreaterThan(0);
+  console.log(`${prefix}: ${w.acked.size} acknowledged writes all read back, ${w.unacked} writes got no acknowledgement`);
 }
 
 describe('growing and shrinking a live cluster', () => {
