@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { changedSet, provisionJson, totalChanged } from '../helpers/cli.js';
 import { ensureLab, etcdNodes, lab, ssh } from '../helpers/lab.js';
 import { snapshotDiff, snapshotNode } from '../helpers/snapshot.js';
+import { Writer } from '../helpers/writer.js';
 import { LAB_VARIANTS, variantCluster, variantFile, type LabVariant } from '../../src/lab/inventory.js';
 
 const labDir = () => path.dirname(lab.labFiles.inventory);
@@ -106,8 +107,24 @@ async function upgradeCase(v: LabVariant) {
     ]);
   }
 
-  const { result: run, minUp } = await fewestUp(provisionJson([inv]));
+  // A client writes throughout (plain http: the case without TLS), retrying on another member
+  // as etcd's clients do: no write may fail, and every acknowledged one must be there after.
+  const writer =
+    v === 'static'
+      ? new Writer(
+          members().map((n) => n.address),
+          `upgrade/${Date.now()}/`,
+          { failover: true },
+        )
+      : undefined;
+  writer?.start();
+  const { result: run, minUp } = await fewestUp(provisionJson([inv])).finally(() => writer?.stop());
   expect(run.code, failed(run)).toBe(0);
+  if (writer) {
+    expect(writer.unacked, `writes no member acknowledged (${writer.retried} sent again)`).toBe(0);
+    expect(writer.acked.size).toBeGreaterThan(10);
+    expect(await writer.lost()).toEqual([]);
+  }
   expect(changedSet(run.json)).toEqual(changedSet(check.json));
   // One member at a time: never more than one down.
   expect(minUp).toBeGreaterThanOrEqual(members().length - 1);

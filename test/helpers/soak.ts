@@ -16,6 +16,7 @@ import { provision } from './cli.js';
 import { writeInventory } from './inventory.js';
 import { etcdNodes, lab } from './lab.js';
 import { startProvision } from './stream.js';
+import { b64, gateway, Writer } from './writer.js';
 
 export type FaultKind = 'stop' | 'cut' | 'sshd' | 'etcd-kill';
 export const FAULT_KINDS: readonly FaultKind[] = ['stop', 'cut', 'sshd', 'etcd-kill'];
@@ -38,96 +39,10 @@ export interface SoakFigures {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
 const CONF = '/etc/etcd/etcd.conf';
 /** Temporary files of provision's atomic writes (both the sudo and the SFTP way). */
 const TEMP_FIND = "find /etc /var/lib/etcd -xdev -name '.*.provision-*' 2>/dev/null; true";
-
-/** Posts to a member's v3 gateway; resolves with the JSON reply or throws. */
-export async function gateway(address: string, api: string, body: unknown, timeoutMs = 2000): Promise<Record<string, unknown>> {
-  const res = await fetch(`http://${address}:2379/v3/${api}`, {
-    method: 'POST',
-    body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${api} on ${address}: HTTP ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-/**
- * A client writing keys one after another to any member that answers (the soak's, and the
- * membership test's during a grow and a shrink).
- */
-export class Writer {
-  acked = new Map<string, string>();
-  unacked = 0;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  constructor(
-    private readonly addresses: string[],
-    private readonly prefix: string,
-  ) {}
-
-  start(): void {
-    this.loop = (async () => {
-      let n = 0;
-      while (!this.stopped) {
-        const key = `${this.prefix}${String(n).padStart(7, '0')}`;
-        const value = `value-${n}-${Math.random().toString(36).slice(2, 10)}`;
-        const at = this.addresses[Math.floor(Math.random() * this.addresses.length)]!;
-        try {
-          await gateway(at, 'kv/put', { key: b64(key), value: b64(value) });
-          this.acked.set(key, value);
-        } catch {
-          // No answer, or an error: the write is not acknowledged. It may still have been
-          // applied (a timeout after commit), so it is neither written nor lost.
-          this.unacked++;
-          await sleep(100);
-        }
-        n++;
-        await sleep(20);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-
-  /**
-   * Acknowledged keys missing, or holding another value, in a linearizable read through the
-   * first of `via` that answers (default: the members written to).
-   */
-  async lost(via: string[] = this.addresses): Promise<string[]> {
-    let reply: Record<string, unknown> | undefined;
-    let lastErr: unknown;
-    for (let i = 0; i < 30 && !reply; i++) {
-      for (const a of via) {
-        try {
-          reply = await gateway(
-            a,
-            'kv/range',
-            { key: b64(this.prefix), range_end: b64(this.prefix.slice(0, -1) + String.fromCharCode(this.prefix.charCodeAt(this.prefix.length - 1) + 1)) },
-            30_000,
-          );
-          break;
-        } catch (e) {
-          lastErr = e;
-        }
-      }
-      if (!reply) await sleep(1000);
-    }
-    if (!reply) throw new Error(`cannot read the keys back: ${String(lastErr)}`);
-    const got = new Map<string, string>();
-    for (const kv of (reply.kvs as { key: string; value?: string }[] | undefined) ?? []) got.set(unb64(kv.key), unb64(kv.value ?? ''));
-    return [...this.acked].filter(([k, v]) => got.get(k) !== v).map(([k]) => k);
-  }
-}
 
 export interface SoakOptions {
   runs: number;
