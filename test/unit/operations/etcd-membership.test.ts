@@ -60,6 +60,12 @@ describe('planGrow', () => {
     const later = planGrow(C(names), members(names), [...three, m('etcd3')], 'etcd4');
     expect(later).toEqual({ ...g, before: [] });
   });
+  it('a member before it that is added but still a learner (not started, or catching up) is still joining: waited for, counted as joined', () => {
+    const names = ['etcd0', 'etcd1', 'etcd2', 'etcd3', 'etcd4'];
+    const notYet = planGrow(C(names), members(names), three, 'etcd4');
+    for (const learner of [m('etcd3', { name: '', started: false, isLearner: true, clientURLs: [] }), m('etcd3', { isLearner: true })])
+      expect(planGrow(C(names), members(names), [...three, learner], 'etcd4')).toEqual(notYet);
+  });
   it('a member being removed later in the run still counts for the member list a joiner starts from', () => {
     const names = ['etcd0', 'etcd1', 'etcd3'];
     const g = planGrow(C(names), members(names), three, 'etcd3');
