@@ -6,12 +6,12 @@
  * start as existing) while the other members keep running.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changedSet, provisionJson, totalChanged } from '../helpers/cli.js';
 import { ensureLab, etcdNodes, lab, ssh } from '../helpers/lab.js';
+import { membersUp } from '../helpers/serving.js';
 
 const inventory = () => lab.labFiles.inventory;
 const members = () => etcdNodes();
@@ -31,12 +31,6 @@ async function memberIds(): Promise<Record<string, string>> {
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const portOpen = (address: string) =>
-  new Promise<boolean>((resolve) => {
-    const sock = net.connect({ host: address, port: 2379, timeout: 500 }, () => (sock.destroy(), resolve(true)));
-    sock.on('error', () => resolve(false));
-    sock.on('timeout', () => (sock.destroy(), resolve(false)));
-  });
 
 /**
  * What quorum means to a user, watched from the controller during a run: how many members
@@ -51,8 +45,7 @@ function watchQuorum() {
   let stop = false;
   const up = (async () => {
     while (!stop) {
-      const open = await Promise.all(members().map((n) => portOpen(n.address)));
-      minUp = Math.min(minUp, open.filter(Boolean).length);
+      minUp = Math.min(minUp, await membersUp(members().map((n) => n.address)));
       samples++;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -7,11 +7,11 @@
  * changes nothing. In static mode without TLS and with TLS, and in DNS SRV mode (TLS).
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { changedSet, provisionJson, totalChanged } from '../helpers/cli.js';
 import { ensureLab, etcdNodes, lab, ssh } from '../helpers/lab.js';
+import { membersUp } from '../helpers/serving.js';
 import { snapshotDiff, snapshotNode } from '../helpers/snapshot.js';
 import { Writer } from '../helpers/writer.js';
 import { LAB_VARIANTS, variantCluster, variantFile, type LabVariant } from '../../src/lab/inventory.js';
@@ -51,21 +51,13 @@ async function versionOf(v: LabVariant, address: string): Promise<{ etcdserver: 
   return JSON.parse(r.stdout);
 }
 
-const portOpen = (address: string) =>
-  new Promise<boolean>((resolve) => {
-    const sock = net.connect({ host: address, port: 2379, timeout: 500 }, () => (sock.destroy(), resolve(true)));
-    sock.on('error', () => resolve(false));
-    sock.on('timeout', () => (sock.destroy(), resolve(false)));
-  });
-
 /** The fewest members with their client port open at any moment while `during` runs. */
 async function fewestUp<T>(during: Promise<T>): Promise<{ result: T; minUp: number }> {
   let minUp = members().length;
   let stop = false;
   const watch = (async () => {
     while (!stop) {
-      const open = await Promise.all(members().map((n) => portOpen(n.address)));
-      minUp = Math.min(minUp, open.filter(Boolean).length);
+      minUp = Math.min(minUp, await membersUp(members().map((n) => n.address)));
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
