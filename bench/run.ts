@@ -8,6 +8,8 @@
  *               discovery URL with and without TLS), median of several runs
  *   upgrade:    a converged 3.4.23 cluster (static) upgraded to 3.5.16, one member at a time
  *               (the whole run, and per member: snapshot, package, restart, back to healthy)
+ *   membership: on a 4-node lab, a 4th member added to a live 3-member cluster (a converge with
+ *               it in cluster.members) and removed again (retired), the whole run and the step
  *   scale:      30 hosts at once: ten 3-member clusters converging together on a 30-node lab
  *               (time, peak memory of the provisioners, handshakes retried)
  *   sim:        the controller's own cost: 3, 100 and 500 simulated hosts (bench/sim.ts) with
@@ -21,7 +23,7 @@
  * Every figure is a median over several runs (BENCH_RUNS, default 5) with its spread (min-max),
  * and the ratios that hold across machines are printed last.
  * Parts: `npm run bench -- lab`, `npm run bench -- provision`, `npm run bench -- modes`,
- * `npm run bench -- upgrade`, `npm run bench -- scale`, `npm run bench -- sim`, `npm run bench -- backup`; default all.
+ * `npm run bench -- upgrade`, `npm run bench -- membership`, `npm run bench -- scale`, `npm run bench -- sim`, `npm run bench -- backup`; default all.
  * `--skip-cold` leaves out the cold image build (about 2 minutes).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,6 +35,7 @@ import { baseImageTag, nodeImageTag } from '../src/lab/docker.js';
 import { daemonAnswers, ensureDockerPackages, startDockerd, stopDockerd } from '../src/lab/dockerd.js';
 import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
+import YAML from 'yaml';
 import { benchSim } from './sim.js';
 import { peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
 
@@ -326,6 +329,10 @@ async function benchBackup() {
   console.log(`${'restore (all data lost)'.padEnd(32)} ${spread(restoreMs)}`);
 }
 
+/** The JSON document of a `--json` run: stdout, which cli() follows with stderr. */
+const runJson = <T>(out: string): T => JSON.parse(out.slice(0, out.lastIndexOf('\n}') + 2)) as T;
+type JsonTasks = { tasks: { host: string; task: string; status: string; durationMs?: number }[] };
+
 async function benchUpgrade() {
   console.log('## upgrade 3 members (3-node lab, static, etcd 3.4.23 -> 3.5.16)');
   await lab.up({ nodes: 3 });
@@ -344,12 +351,72 @@ async function benchUpgrade() {
     if (r.code !== 0) throw new Error(`upgrade exited ${r.code}:\n${r.out}`);
     whole.push(r.ms);
     // The JSON document is stdout; cli() appends stderr after it.
-    const tasks = (JSON.parse(r.out.slice(0, r.out.lastIndexOf('\n}') + 2)) as { tasks: { task: string; status: string; durationMs?: number }[] }).tasks;
+    const { tasks } = runJson<JsonTasks>(r.out);
     for (const t of tasks) if (t.task.startsWith('Upgrade etcd') && t.status === 'changed' && t.durationMs) perMember.push(t.durationMs);
   }
   fs.rmSync(pinned, { force: true });
   console.log(`upgrade 3 members, whole run        ${spread(whole)}`);
   console.log(`one member (snapshot .. healthy)    ${spread(perMember)}`);
+}
+
+/**
+ * Membership on a 4-node lab: a live 3-member cluster, then per run a converge with the 4th host
+ * in cluster.members (member add as a learner, start, promote) and one with it in cluster.retired
+ * (member remove, then stop, disable, data moved aside); the next run adds it again.
+ */
+async function benchMembership() {
+  console.log('## membership (4-node lab, static): add a 4th member to a live 3-member cluster, remove it');
+  if (lab.status().up && lab.status().etcdNodes !== 4) await lab.down();
+  await lab.up({ nodes: 4 });
+  const hosts = lab.topology(4).filter((n) => n.role === 'etcd');
+  const names = hosts.map((n) => n.name);
+  const [newcomer] = names.slice(3);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-membership-'));
+  const inventory = (file: string, members: string[], retired: string[] = []) => {
+    const doc = {
+      all: {
+        vars: { user: 'root', key_file: lab.labFiles.privateKey, known_hosts: lab.labFiles.knownHosts, host_key_checking: 'strict' },
+        children: { etcd: { hosts: Object.fromEntries(hosts.map((n) => [n.name, { address: n.address }])) } },
+      },
+      cluster: { name: 'lab', members, ...(retired.length ? { retired } : {}), bootstrap: 'static', token: 'bench-membership', package: { name: 'etcd' } },
+    };
+    const p = path.join(dir, `${file}.yaml`);
+    fs.writeFileSync(p, YAML.stringify(doc));
+    return p;
+  };
+  const three = inventory('three', names.slice(0, 3));
+  const four = inventory('four', names);
+  const retire = inventory('retire', names.slice(0, 3), [newcomer!]);
+  const add: number[] = [];
+  const remove: number[] = [];
+  const join: number[] = [];
+  const removal: number[] = [];
+  try {
+    await Promise.all(hosts.map((n) => lab.resetNode(n.name)));
+    const c = await cli([three]);
+    if (c.code !== 0) throw new Error(`converge exited ${c.code}:\n${c.out}`);
+    const stepMs = (out: string, host: string, task: string) =>
+      runJson<JsonTasks>(out).tasks.find((t) => t.host === host && t.task.startsWith(task) && t.status === 'changed')?.durationMs;
+    for (let i = 0; i < RUNS; i++) {
+      const a = await cli([four, '--json']);
+      if (a.code !== 0) throw new Error(`adding ${newcomer} exited ${a.code}:\n${a.out}`);
+      add.push(a.ms);
+      const j = stepMs(a.out, newcomer!, 'Write /etc/etcd/etcd.conf');
+      if (j !== undefined) join.push(j);
+      const r = await cli([retire, '--json']);
+      if (r.code !== 0) throw new Error(`removing ${newcomer} exited ${r.code}:\n${r.out}`);
+      remove.push(r.ms);
+      const m = stepMs(r.out, names[0]!, 'Remove the members');
+      if (m !== undefined) removal.push(m);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await lab.down();
+  }
+  console.log(`add one member, whole run           ${spread(add)}`);
+  if (join.length) console.log(`  of which member add .. promoted    ${spread(join)}`);
+  console.log(`remove one member, whole run        ${spread(remove)}`);
+  if (removal.length) console.log(`  of which member remove            ${spread(removal)}`);
 }
 
 async function benchScale() {
@@ -441,6 +508,7 @@ if (want('lab')) await benchLab();
 if (want('provision')) await benchProvision();
 if (want('modes')) await benchModes();
 if (want('upgrade')) await benchUpgrade();
+if (want('membership')) await benchMembership();
 if (want('scale')) await benchScale();
 if (want('backup')) await benchBackup();
 if (want('sim')) await benchSimulated();

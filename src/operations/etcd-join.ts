@@ -23,6 +23,24 @@ export interface JoinPlan {
 export const JOIN_WAIT_MS = 300_000;
 /** How long a learner may take to catch up before its promotion is given up. */
 export const PROMOTE_SECONDS = 120;
+/** How long a membership change refused as "unhealthy cluster" is tried again (retryWhileUnhealthy). */
+export const UNHEALTHY_RETRY_SECONDS = 30;
+
+/**
+ * A membership change (`member add`, `member remove`) tried again while etcd refuses it as
+ * "etcdserver: unhealthy cluster". With etcd's strict reconfiguration check (on by default) the
+ * member asked refuses until it has been connected for 5 s (etcd's HealthInterval) to every
+ * voting member: for a few seconds after a member joined, was promoted or restarted. A new
+ * member right after another one is promoted met exactly that. The refusal changes nothing, so
+ * trying again is safe; any other failure, or the same one after `seconds`, ends the step.
+ */
+export function retryWhileUnhealthy(command: string, seconds = UNHEALTHY_RETRY_SECONDS): string {
+  return (
+    `i=0; until out=$(${command} 2>&1); do rc=$?; ` +
+    `case $out in *'etcdserver: unhealthy cluster'*) i=$((i+1)); if [ "$i" -lt ${seconds} ]; then sleep 1; continue; fi;; esac; ` +
+    `printf '%s\n' "$out" >&2; exit $rc; done; printf '%s\n' "$out"`
+  );
+}
 
 /**
  * A member without data: is there already a cluster (the other members answer) and what is
@@ -130,8 +148,8 @@ async function grow(ctx: OperationContext, cluster: ClusterSpec, members: Member
   const add: CommandStep = {
     kind: 'command',
     description: `add ${me.name} to cluster ${cluster.name} as a learner (${sizeText(g.sizeBefore)}; a learner does not vote)`,
-    command: etcdctl(viaOthers(cluster, members, me, q, listedNow), 'member', 'add', me.name, `--peer-urls=${peer}`, '--learner'),
-    timeoutMs: 30_000,
+    command: retryWhileUnhealthy(etcdctl(viaOthers(cluster, members, me, q, listedNow), 'member', 'add', me.name, `--peer-urls=${peer}`, '--learner')),
+    timeoutMs: (UNHEALTHY_RETRY_SECONDS + 30) * 1000,
   };
   return {
     state: 'existing',

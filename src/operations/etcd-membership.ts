@@ -29,7 +29,10 @@ export const listedAs = (cluster: ClusterSpec, m: Member, listed: EtcdMember[]):
 const voters = (listed: EtcdMember[]) => listed.filter((x) => !x.isLearner);
 
 export interface JoinDecision {
-  /** Members that join before this one in this run (inventory order), not listed yet. */
+  /**
+   * Members that join before this one in this run (inventory order): not listed yet, or listed
+   * as a learner (added, not yet promoted: etcd allows one learner at a time).
+   */
   before: string[];
   /** ETCD_INITIAL_CLUSTER for the joining member: the cluster as it will be once it is added. */
   initialCluster: string;
@@ -40,11 +43,16 @@ export interface JoinDecision {
 
 /**
  * What joining `self` looks like, with the members listed now and the members of the inventory
- * that join before it (not listed, earlier in inventory order) taken as joined.
+ * that join before it (earlier in inventory order, not listed or still a learner) taken as
+ * joined. A member listed as a learner is still joining: the run that plans the next member may
+ * read the list just after the earlier one's `member add`, and must wait for its promotion too.
  */
 export function planGrow(cluster: ClusterSpec, members: Member[], listed: EtcdMember[], self: string): JoinDecision {
   const i = members.findIndex((m) => m.name === self);
-  const before = members.slice(0, i).filter((m) => !listedAs(cluster, m, listed));
+  const before = members.slice(0, i).filter((m) => {
+    const x = listedAs(cluster, m, listed);
+    return !x || x.isLearner;
+  });
   const peerOf = (m: Member) => `${m.name}=${memberUrls(cluster, m).peer}`;
   // The cluster as it will be: the inventory's members it lists (in inventory order), those
   // joining before this one, this one, then the members it lists that the inventory does not

@@ -16,6 +16,7 @@ import type { CommandStep } from '../plan/types.js';
 import { fileStamp } from '../util/format.js';
 import { clusterMembers, ETCD_UNIT, etcdctlTls, memberDataDir, memberUrls, type Member } from './etcd-conf.js';
 import { clusterOf, sickAfterRun } from './etcd-cluster.js';
+import { retryWhileUnhealthy, UNHEALTHY_RETRY_SECONDS } from './etcd-join.js';
 import { isMember, listedAs, planShrink, sizeText, type RemovalPlan } from './etcd-membership.js';
 import { defineOperation, type ArgSpec, type OperationContext } from './types.js';
 import { withDefaults } from './util.js';
@@ -117,8 +118,8 @@ export const etcdRemoveMembersOp = defineOperation<{ timeout?: number }>({
       description:
         `remove ${r.name} (${r.id}${r.healthy ? '' : ', not answering'}${r.learner ? ', a learner' : ''}) from cluster ${cluster.name}: ` +
         (r.learner ? `${sizeText(r.sizeBefore)}, unchanged` : `${sizeText(r.sizeBefore)} -> ${sizeText(r.sizeAfter)}`),
-      command: etcdctl(via, 'member', 'remove', r.id),
-      timeoutMs: 30_000,
+      command: retryWhileUnhealthy(etcdctl(via, 'member', 'remove', r.id)),
+      timeoutMs: (UNHEALTHY_RETRY_SECONDS + 30) * 1000,
     }));
     return { steps };
   },

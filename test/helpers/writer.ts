@@ -86,12 +86,15 @@ export class Writer {
     await this.loop;
   }
 
-  /** Acknowledged keys missing, or holding another value, in a linearizable read. */
-  async lost(): Promise<string[]> {
+  /**
+   * Acknowledged keys missing, or holding another value, in a linearizable read through the
+   * first of `via` that answers (default: the members written to).
+   */
+  async lost(via: string[] = this.addresses): Promise<string[]> {
     let reply: Record<string, unknown> | undefined;
     let lastErr: unknown;
     for (let i = 0; i < 30 && !reply; i++) {
-      for (const a of this.addresses) {
+      for (const a of via) {
         try {
           reply = await gateway(
             a,

@@ -1,9 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { etcdHealth, etcdMembers, type EtcdMember, type EtcdMembers } from '../../../src/facts/etcd.js';
 import { file } from '../../../src/facts/file.js';
 import { pathExists } from '../../../src/facts/path.js';
 import { systemdUnit } from '../../../src/facts/systemd.js';
 import { etcdConfigOp } from '../../../src/operations/etcd-config.js';
+import { retryWhileUnhealthy } from '../../../src/operations/etcd-join.js';
 import { planGrow, planShrink, sizeText } from '../../../src/operations/etcd-membership.js';
 import { etcdRemoveMembersOp, etcdRetireOp } from '../../../src/operations/etcd-shrink.js';
 import type { ClusterSpec } from '../../../src/inventory/types.js';
@@ -54,6 +59,12 @@ describe('planGrow', () => {
     // Once etcd3 has joined, the same answer from the live list.
     const later = planGrow(C(names), members(names), [...three, m('etcd3')], 'etcd4');
     expect(later).toEqual({ ...g, before: [] });
+  });
+  it('a member before it that is added but still a learner (not started, or catching up) is still joining: waited for, counted as joined', () => {
+    const names = ['etcd0', 'etcd1', 'etcd2', 'etcd3', 'etcd4'];
+    const notYet = planGrow(C(names), members(names), three, 'etcd4');
+    for (const learner of [m('etcd3', { name: '', started: false, isLearner: true, clientURLs: [] }), m('etcd3', { isLearner: true })])
+      expect(planGrow(C(names), members(names), [...three, learner], 'etcd4')).toEqual(notYet);
   });
   it('a member being removed later in the run still counts for the member list a joiner starts from', () => {
     const names = ['etcd0', 'etcd1', 'etcd3'];
@@ -158,7 +169,9 @@ describe('etcd_config: a new member joins the live cluster', () => {
     ]);
     const add = plan.steps[0]!;
     expect(add.kind === 'command' && add.command).toBe(
-      `env ETCDCTL_API=3 etcdctl --endpoints=${['etcd0', 'etcd1', 'etcd2'].map(client).join(',')} member add etcd3 --peer-urls=${peer('etcd3')} --learner`,
+      retryWhileUnhealthy(
+        `env ETCDCTL_API=3 etcdctl --endpoints=${['etcd0', 'etcd1', 'etcd2'].map(client).join(',')} member add etcd3 --peer-urls=${peer('etcd3')} --learner`,
+      ),
     );
     const conf = plan.steps[1]!;
     expect(conf.kind === 'file' && conf.after).toContain(`ETCD_INITIAL_CLUSTER="${names.map((n) => `${n}=${peer(n)}`).join(',')}"`);
@@ -188,6 +201,43 @@ describe('etcd_config: a new member joins the live cluster', () => {
   });
 });
 
+describe('retryWhileUnhealthy: a membership change etcd refuses for a moment is tried again', () => {
+  /** Runs the wrapped command in sh with a stand-in etcdctl that answers `answers` in turn (the last one from then on). */
+  const run = (answers: { out: string; code: number }[], seconds?: number) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-retry-'));
+    try {
+      const bin = path.join(dir, 'etcdctl');
+      const cases = answers.map((a, i) => `${i + 1}) echo '${a.out}' >&2; exit ${a.code};;`).join(' ');
+      const last = answers.at(-1)!;
+      fs.writeFileSync(
+        bin,
+        `#!/bin/sh\nn=$(($(cat "${dir}/calls" 2>/dev/null || echo 0) + 1)); echo $n > "${dir}/calls"\ncase $n in ${cases} *) echo '${last.out}' >&2; exit ${last.code};; esac\n`,
+        { mode: 0o755 },
+      );
+      const r = spawnSync('sh', ['-c', retryWhileUnhealthy(`${bin} member add etcd4 --learner`, seconds)], { encoding: 'utf8' });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr, calls: Number(fs.readFileSync(path.join(dir, 'calls'), 'utf8')) };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const unhealthy = { out: 'Error: etcdserver: unhealthy cluster', code: 1 };
+  it('refused as "unhealthy cluster" (just after a member was promoted): tried again until it goes through', () => {
+    const r = run([unhealthy, unhealthy, { out: 'Member 5a0c added to cluster c1', code: 0 }]);
+    expect(r).toMatchObject({ code: 0, calls: 3 });
+    expect(r.stdout).toContain('Member 5a0c added');
+  });
+  it('any other failure ends it at once, with etcdctl exit status and message', () => {
+    const r = run([{ out: 'Error: etcdserver: Peer URLs already exists', code: 2 }]);
+    expect(r).toMatchObject({ code: 2, calls: 1 });
+    expect(r.stderr).toContain('Peer URLs already exists');
+  });
+  it('still refused after the given seconds: fails with what etcd said', () => {
+    const r = run([unhealthy], 2);
+    expect(r).toMatchObject({ code: 1, calls: 2 });
+    expect(r.stderr).toContain('etcdserver: unhealthy cluster');
+  });
+});
+
 describe('etcd_remove_members and etcd_retire', () => {
   const keep = ['etcd0', 'etcd1', 'etcd2'];
   const all = [...keep, 'etcd3'];
@@ -201,6 +251,10 @@ describe('etcd_remove_members and etcd_retire', () => {
     expect(plan.steps.map((s) => s.description)).toEqual([
       'remove etcd3 (id3) from cluster lab: 4 members, quorum 3, tolerates 1 -> 3 members, quorum 2, tolerates 1',
     ]);
+    const remove = plan.steps[0]!;
+    expect(remove.kind === 'command' && remove.command).toBe(
+      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl --endpoints=${keep.map(client).join(',')} member remove id3`),
+    );
     const other = await planOf(etcdRemoveMembersOp, {}, { host: 'etcd1', cluster, facts: facts(all) });
     expect(other.plan.steps).toEqual([]);
     expect(other.notes).toEqual(['etcd3: removed from cluster lab through etcd0']);
