@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { E2E_WORKERS } from './test/lab-instances.js';
+import { LongestFirst } from './test/sequencer.js';
 
 /** End-to-end files that also run on the docker lab: the lab itself, the static job, and the DNS SRV case of modes. */
 const ON_DOCKER = ['test/e2e/lab.test.ts', 'test/e2e/static.test.ts', 'test/e2e/modes.test.ts'];
@@ -24,6 +25,8 @@ export default defineConfig({
     // an end-to-end file keeps the machine about two-thirds busy, waiting on etcd and the nodes.
     // Every other project runs its files one at a time in one process (singleFork).
     pool: 'forks',
+    // Longest end-to-end files first, so that two at a time end together (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     poolOptions: { forks: { maxForks: E2E_WORKERS, minForks: 1 } },
     projects: [
       {

@@ -4,7 +4,8 @@
  * one member at a time (a snapshot on each, never more than one member down), every member
  * then runs 3.5.16, the cluster version is 3.5, keys written before are still there, and a
  * re-run changes nothing. Pinning 3.4.23 again is refused (a downgrade across a minor) and
- * changes nothing. In static mode without TLS and with TLS, and in DNS SRV mode (TLS).
+ * changes nothing. In static mode without TLS (a client writing throughout), and in DNS SRV mode
+ * with TLS (which also covers TLS; a third case, static with TLS, added 2 minutes and nothing else).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -152,6 +153,5 @@ describe.runIf(lab.LAB.engine === 'nspawn')('rolling upgrade 3.4.23 -> 3.5.16', 
   });
 
   it('static, no TLS', () => upgradeCase('static'));
-  it('static with TLS', () => upgradeCase('tls'));
   it('DNS SRV (TLS)', () => upgradeCase('dns'));
 });
