@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as lab from '../src/lab/index.js';
-import { readRunMark, runMarkOf } from './helpers/lab.js';
+import { readRunMark, runMarkOf } from './helpers/run-mark.js';
 import { preflight } from '../src/lab/preflight.js';
 import { runInstances } from './lab-instances.js';
 

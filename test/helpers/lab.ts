@@ -3,26 +3,78 @@
  * default engine's (PROVISION_LAB_ENGINE: vitest's "docker" project runs some e2e files on the
  * docker lab, the "nspawn" project all of them on the nspawn lab).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import * as lab from '../../src/lab/index.js';
+import { afterAll } from 'vitest';
+import * as labImpl from '../../src/lab/index.js';
+import { RUN_MARK } from './run-mark.js';
 
-export { lab };
+export { readRunMark, runMarkOf } from './run-mark.js';
 
 /**
- * Which test run brought the lab up: global-setup.ts gives each run an id, and takes the lab
- * down at the end only if its own run brought it up (another run, or a user, may be using it).
+ * `ssh()` below keeps one OpenSSH master connection per node and user (ControlMaster), so a
+ * check costs a session, not a new process pair and key exchange (these were 15% of an e2e
+ * file's CPU). A master must never outlive the node it talks to: a stopped, reset or cut node
+ * would leave it hanging, and the next check with it. So every lab call that takes a node
+ * away (or the whole lab) first closes that node's masters; masters also end 30 s after their
+ * last use, and when this process exits.
  */
-export const runMarkOf = (engine: lab.EngineName = lab.LAB.engine, instance: number = lab.LAB.instance) =>
-  path.join(lab.labConfig(engine, instance).stateDir, 'brought-up-by-test-run');
-export const RUN_MARK = runMarkOf();
-export const readRunMark = (engine: lab.EngineName = lab.LAB.engine, instance: number = lab.LAB.instance): string | undefined => {
-  try {
-    return fs.readFileSync(runMarkOf(engine, instance), 'utf8');
-  } catch {
-    return undefined;
+const MUX_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'pv-ssh-'));
+/** Control socket path -> the address its master talks to. */
+const masters = new Map<string, string>();
+
+function controlPath(user: string, address: string): string {
+  const f = labImpl.labFiles;
+  const id = createHash('sha256').update([user, address, f.privateKey, f.knownHosts].join('\0')).digest('hex').slice(0, 24);
+  return path.join(MUX_DIR, id);
+}
+
+/** Ends the masters to `address` (every master when none is given). */
+export function closeMasters(address?: string) {
+  for (const [socket, to] of masters) {
+    if (address !== undefined && to !== address) continue;
+    masters.delete(socket);
+    if (!fs.existsSync(socket)) continue;
+    spawnSync('ssh', ['-o', `ControlPath=${socket}`, '-O', 'exit', 'lab-node'], { stdio: 'ignore', timeout: 10_000 });
+    fs.rmSync(socket, { force: true });
   }
+}
+function closeAll() {
+  closeMasters();
+  fs.rmSync(MUX_DIR, { recursive: true, force: true });
+}
+// A test file's end (vitest ends its workers with a signal, so 'exit' alone is not enough).
+afterAll(closeAll);
+process.on('exit', closeAll);
+
+const addressOf = (name: string) => labImpl.status().nodes.find((n) => n.name === name)?.address;
+/** `f`, after closing the masters to the node it takes away. */
+const closingFirst =
+  <A extends [string, ...unknown[]], R>(f: (...a: A) => Promise<R>) =>
+  (...a: A): Promise<R> => {
+    const address = addressOf(a[0]);
+    if (address) closeMasters(address);
+    return f(...a);
+  };
+const closingAll =
+  <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+  (...a: A): Promise<R> => {
+    closeMasters();
+    return f(...a);
+  };
+
+/** The lab library, with the calls that take nodes away closing their SSH masters first. */
+export const lab: typeof labImpl = {
+  ...labImpl,
+  up: closingAll(labImpl.up),
+  down: closingAll(labImpl.down),
+  stopNode: closingFirst(labImpl.stopNode),
+  restartNode: closingFirst(labImpl.restartNode),
+  resetNode: closingFirst(labImpl.resetNode),
+  cutNetwork: closingFirst(labImpl.cutNetwork),
 };
 
 /**
@@ -52,6 +104,8 @@ export interface SshResult {
 
 /** Runs a command on a node with the OpenSSH client, strict host key checking on. */
 export function ssh(address: string, command: string, user = 'root', timeoutMs = 60_000): Promise<SshResult> {
+  const socket = controlPath(user, address);
+  masters.set(socket, address);
   return new Promise((resolve) => {
     execFile(
       'ssh',
@@ -66,6 +120,17 @@ export function ssh(address: string, command: string, user = 'root', timeoutMs =
         'BatchMode=yes',
         '-o',
         'ConnectTimeout=5',
+        '-o',
+        'ControlMaster=auto',
+        '-o',
+        `ControlPath=${socket}`,
+        '-o',
+        'ControlPersist=30',
+        // A master whose node went away by other means than the calls above ends within 2 min.
+        '-o',
+        'ServerAliveInterval=15',
+        '-o',
+        'ServerAliveCountMax=8',
         `${user}@${address}`,
         command,
       ],
