@@ -80,7 +80,15 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
       after: startAndPromote(viaOthers(cluster, members, me, q, view.members), cluster, me, g.sizeBefore, g.sizeAfter),
     };
   }
-  const cmd = (description: string, ...argv: string[]): CommandStep => ({ kind: 'command', description, command: etcdctl(q, ...argv), timeoutMs: 30_000 });
+  // etcdctl's usual dial (the short one was for telling a first bootstrap apart), and tried again
+  // while etcd refuses the change as "unhealthy cluster" for a moment (as grow and shrink do).
+  const full: EtcdQuery = { endpoints: q.endpoints, tls: q.tls };
+  const cmd = (description: string, ...argv: string[]): CommandStep => ({
+    kind: 'command',
+    description,
+    command: retryWhileUnhealthy(etcdctl(full, ...argv)),
+    timeoutMs: (UNHEALTHY_RETRY_SECONDS + 30) * 1000,
+  });
   const steps: CommandStep[] = [
     cmd(`remove the lost member ${self} (${listed.id}) from cluster ${cluster.name}`, 'member', 'remove', listed.id),
     cmd(`add ${self} to cluster ${cluster.name} again as a new member`, 'member', 'add', self, `--peer-urls=${peer}`),

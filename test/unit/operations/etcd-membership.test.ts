@@ -201,6 +201,31 @@ describe('etcd_config: a new member joins the live cluster', () => {
   });
 });
 
+describe('etcd_config: a member whose data directory was lost (--replace-lost-members)', () => {
+  const fx = (options?: Fixture['options']): Fixture => ({
+    host: 'etcd2',
+    cluster: { members: ['etcd0', 'etcd1', 'etcd2'] },
+    ...(options ? { options } : {}),
+    facts: [
+      fact(pathExists, { path: '/var/lib/etcd/etcd2.etcd/member' }, false),
+      fact(file, { path: '/etc/etcd/etcd.conf' }, { exists: false }),
+      fact(etcdMembers, { endpoints: ['etcd0', 'etcd1'].map(client), dialTimeout: '1s' }, ok([m('etcd0'), m('etcd1'), m('etcd2')])),
+    ],
+  });
+  it('is left alone unless asked', async () => {
+    await expect(planOf(etcdConfigOp, {}, fx())).rejects.toThrow(/its data directory was lost\. Starting it as it is would fail or split the cluster/);
+  });
+  it('asked: member remove and member add with etcdctl\'s usual dial, each tried again while etcd says "unhealthy cluster" (as grow and shrink do)', async () => {
+    const { plan } = await planOf(etcdConfigOp, {}, fx({ replaceLostMembers: true }));
+    const eps = `--endpoints=${['etcd0', 'etcd1'].map(client).join(',')}`;
+    const commands = plan.steps.filter((s) => s.kind === 'command').map((s) => s.kind === 'command' && s.command);
+    expect(commands.slice(0, 2)).toEqual([
+      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl ${eps} member remove id2`),
+      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl ${eps} member add etcd2 --peer-urls=${peer('etcd2')}`),
+    ]);
+  });
+});
+
 describe('retryWhileUnhealthy: a membership change etcd refuses for a moment is tried again', () => {
   /** Runs the wrapped command in sh with a stand-in etcdctl that answers `answers` in turn (the last one from then on). */
   const run = (answers: { out: string; code: number }[], seconds?: number) => {

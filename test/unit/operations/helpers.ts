@@ -18,6 +18,8 @@ export interface Fixture {
   vars?: Record<string, unknown>;
   /** The hosts of the run (ctx.runHosts). */
   runHosts?: string[];
+  /** Run options (ctx.options), e.g. replaceLostMembers. */
+  options?: OperationContext['options'];
 }
 
 export const ADDR: Record<string, string> = { etcd0: '10.88.0.10', etcd1: '10.88.0.11', etcd2: '10.88.0.12', web: '10.88.0.20' };
@@ -58,6 +60,7 @@ export function fakeCtx(fx: Fixture = {}): { ctx: OperationContext; notes: strin
     vars: fx.vars ?? {},
     check: fx.check ?? false,
     ...(fx.runHosts ? { runHosts: new Set(fx.runHosts) } : {}),
+    ...(fx.options ? { options: fx.options } : {}),
     async fact<T, A>(def: FactDef<T, A>, args: A): Promise<T> {
       const k = factKey(def, args);
       // No cluster answers unless the fixture says otherwise (a first bootstrap: nobody is up yet).
