@@ -12,7 +12,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { changedSet, provisionJson, totalChanged } from '../helpers/cli.js';
 import { ensureLab, etcdNodes, lab, ssh } from '../helpers/lab.js';
-import { membersUp } from '../helpers/serving.js';
+import { watchMembersUp } from '../helpers/serving.js';
 import { snapshotDiff, snapshotNode } from '../helpers/snapshot.js';
 import { Writer } from '../helpers/writer.js';
 import { LAB_VARIANTS, variantCluster, variantFile, type LabVariant } from '../../src/lab/inventory.js';
@@ -52,19 +52,14 @@ async function versionOf(v: LabVariant, address: string): Promise<{ etcdserver: 
   return JSON.parse(r.stdout);
 }
 
-/** The fewest members with their client port open at any moment while `during` runs. */
+/** The fewest members with etcd up at any moment while `during` runs. */
 async function fewestUp<T>(during: Promise<T>): Promise<{ result: T; minUp: number }> {
-  let minUp = members().length;
-  let stop = false;
-  const watch = (async () => {
-    while (!stop) {
-      minUp = Math.min(minUp, await membersUp(members().map((n) => n.address)));
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  const result = await during.finally(() => (stop = true));
-  await watch;
-  return { result, minUp };
+  const stop = watchMembersUp(
+    members().map((n) => n.address),
+    50,
+  );
+  const result = await during.finally(stop);
+  return { result, minUp: (await stop()).minUp };
 }
 
 const failed = (run: Awaited<ReturnType<typeof provisionJson>>) =>

@@ -16,3 +16,25 @@ export const clientPortDown = (address: string, port = 2379): Promise<boolean> =
 /** How many of these members have etcd up (not refusing its client port) right now. */
 export const membersUp = async (addresses: string[]): Promise<number> =>
   (await Promise.all(addresses.map((a) => clientPortDown(a)))).filter((down) => !down).length;
+
+/**
+ * Samples how many of these members have etcd up, every `intervalMs`, until the returned stop
+ * is called: the fewest seen at any moment, and how many samples that is from.
+ */
+export function watchMembersUp(addresses: string[], intervalMs = 20): () => Promise<{ minUp: number; samples: number }> {
+  let minUp = addresses.length;
+  let samples = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      minUp = Math.min(minUp, await membersUp(addresses));
+      samples++;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    return { minUp, samples };
+  };
+}
