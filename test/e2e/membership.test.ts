@@ -11,10 +11,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionJson, totalChanged, type JsonRun } from '../helpers/cli.js';
 import { lab, labUp, ssh } from '../helpers/lab.js';
+import { writeInventory } from '../helpers/inventory.js';
 import { gateway, Writer } from '../helpers/writer.js';
 
 const ALL = ['etcd0', 'etcd1', 'etcd2', 'etcd3', 'etcd4'];
@@ -28,25 +28,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir: string;
 
 /** An inventory of the lab's cluster with these hosts, members and retired hosts. */
-function inventory(file: string, hosts: string[], members: string[], retired: string[] = []): string {
-  const doc = {
-    all: {
-      vars: { user: 'root', key_file: lab.labFiles.privateKey, known_hosts: lab.labFiles.knownHosts, host_key_checking: 'strict' },
-      children: { etcd: { hosts: Object.fromEntries(hosts.map((h) => [h, { address: node(h).address }])) } },
-    },
-    cluster: {
-      name: 'lab',
-      members,
-      ...(retired.length ? { retired } : {}),
-      bootstrap: 'static',
-      token: 'lab-membership',
-      package: { name: 'etcd' },
-    },
-  };
-  const p = path.join(dir, `${file}.yaml`);
-  fs.writeFileSync(p, YAML.stringify(doc));
-  return p;
-}
+const inventory = (file: string, hosts: string[], members: string[], retired: string[] = []): string =>
+  writeInventory(dir, file, { nodes: hosts, cluster: { members, ...(retired.length ? { retired } : {}), token: 'lab-membership' } });
 
 interface Listed {
   name: string;

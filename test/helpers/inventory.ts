@@ -15,12 +15,19 @@ export interface InventoryOptions {
   hosts?: Record<string, Record<string, unknown>>;
   /** Package name of the cluster (default etcd). */
   packageName?: string;
-  /** More keys of the cluster section (etcd_settings, extra_client_ports, ...). */
+  /** More keys of the cluster section (etcd_settings, extra_client_ports, members, retired, ...). */
   cluster?: Record<string, unknown>;
+  /** The running lab's nodes to list in the etcd group (default: the 3-node lab's etcd nodes). */
+  nodes?: string[];
 }
 
+const missing = (name: string): never => {
+  throw new Error(`writeInventory: the running lab has no etcd node ${name}`);
+};
+
 export function writeInventory(dir: string, name: string, o: InventoryOptions = {}): string {
-  const members = lab.topology(3).filter((n) => n.role === 'etcd');
+  const etcd = lab.topology(o.nodes ? lab.status().etcdNodes : 3).filter((n) => n.role === 'etcd');
+  const members = o.nodes ? o.nodes.map((name) => etcd.find((n) => n.name === name) ?? missing(name)) : etcd;
   const doc = {
     all: {
       vars: {
