@@ -42,6 +42,9 @@ export function retryWhileUnhealthy(command: string, seconds = UNHEALTHY_RETRY_S
   );
 }
 
+/** The query with etcdctl's usual dial: the short one only tells a first bootstrap apart. */
+const usualDial = ({ endpoints, tls }: EtcdQuery): EtcdQuery => ({ endpoints, tls });
+
 /**
  * A member without data: is there already a cluster (the other members answer) and what is
  * this member to it? Nothing answers: a first bootstrap ("new"). The cluster lists the member
@@ -80,13 +83,12 @@ export async function planJoin(ctx: OperationContext, cluster: ClusterSpec, memb
       after: startAndPromote(viaOthers(cluster, members, me, q, view.members), cluster, me, g.sizeBefore, g.sizeAfter),
     };
   }
-  // etcdctl's usual dial (the short one was for telling a first bootstrap apart), and tried again
-  // while etcd refuses the change as "unhealthy cluster" for a moment (as grow and shrink do).
-  const full: EtcdQuery = { endpoints: q.endpoints, tls: q.tls };
+  // etcdctl's usual dial, and tried again while etcd refuses the change as "unhealthy cluster"
+  // for a moment (as grow and shrink do).
   const cmd = (description: string, ...argv: string[]): CommandStep => ({
     kind: 'command',
     description,
-    command: retryWhileUnhealthy(etcdctl(full, ...argv)),
+    command: retryWhileUnhealthy(etcdctl(usualDial(q), ...argv)),
     timeoutMs: (UNHEALTHY_RETRY_SECONDS + 30) * 1000,
   });
   const steps: CommandStep[] = [
@@ -122,11 +124,10 @@ async function grow(ctx: OperationContext, cluster: ClusterSpec, members: Member
   let latest = listed;
   if (g.before.length > 0 && !ctx.check && !ctx.prefetch && ctx.probe) {
     const probe = ctx.probe.bind(ctx);
-    const full: EtcdQuery = { endpoints: q.endpoints, tls: q.tls };
     const stop = new AbortController();
     const lost = ctx.peers?.lost(g.before, stop.signal).then((why) => ({ lost: why }));
     const joined = pollUntil(
-      async () => probe(etcdMembers, full),
+      async () => probe(etcdMembers, usualDial(q)),
       (v) => v.ok && g.before.every((n) => isVoter(cluster, members, n, v.members)),
       { timeoutMs: JOIN_WAIT_MS, intervalMs: 1000, signal: stop.signal },
     ).then((r) => ({ r }));

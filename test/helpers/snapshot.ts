@@ -1,7 +1,8 @@
 /**
  * What a user would compare to prove a run changed nothing on a node: every file's path,
- * type, size, mode, owner and group (as numbers: a name lookup per file cost 4x the walk), mtime and link target under the system directories, the rpm
- * package list, and the state of every service unit.
+ * type, size, mode, owner and group (as numbers: a name lookup per file cost 4x the walk),
+ * mtime and link target under the system directories, the rpm package list, and the state of
+ * every service unit.
  */
 import { ssh } from './lab.js';
 
