@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
 import * as labImpl from '../../src/lab/index.js';
 import { RUN_MARK } from './run-mark.js';
 
@@ -46,8 +45,9 @@ function closeAll() {
   closeMasters();
   fs.rmSync(MUX_DIR, { recursive: true, force: true });
 }
-// A test file's end (vitest ends its workers with a signal, so 'exit' alone is not enough).
-afterAll(closeAll);
+// A test file's end (vitest ends its workers with a signal, so 'exit' alone is not enough). The
+// bench uses these helpers too (test/helpers/scale.ts), outside vitest: there, only 'exit'.
+if (process.env.VITEST) (await import('vitest')).afterAll(closeAll);
 process.on('exit', closeAll);
 
 const addressOf = (name: string) => labImpl.status().nodes.find((n) => n.name === name)?.address;
