@@ -2,6 +2,12 @@
 // Entry point: runs the compiled CLI (npm install builds dist/ through the prepare script).
 import { main } from '../dist/cli/main.js';
 
+// A reader that stops early (`provision lab status | head -1`) closes the pipe: the rest of the
+// output is dropped and the run goes on to its end, rather than crashing with EPIPE.
+process.stdout.on('error', (e) => {
+  if (e.code !== 'EPIPE') throw e;
+});
+
 const code = await main(process.argv.slice(2));
 // For the benchmark: the provisioner's own peak memory.
 if (process.env.PROVISION_REPORT_PEAK_RSS) {
