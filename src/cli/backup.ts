@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ProvisionError } from '../errors.js';
 import { backup, backupDirOf, healthyMember, privateDir, DEFAULT_KEEP } from '../operations/etcd-backup.js';
 import { sizeOf } from '../operations/etcd-snapshot.js';
-import { COMMON_OPTIONS, COMMON_USAGE, inventoryArg } from './ansible-options.js';
+import { COMMON_OPTIONS, COMMON_USAGE, inventoryArg } from './common-options.js';
 import type { MainIO } from './main.js';
 import { connectMembers, loadCluster } from './members.js';
 import type { OutputRedactor } from './redact.js';

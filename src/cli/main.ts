@@ -11,7 +11,7 @@ import { isProvisionError } from '../errors.js';
 import { projectRoot } from '../lab/topology.js';
 import { printable } from '../util/printable.js';
 import { DISCOVERY_TOKEN_PATTERN } from '../discovery/token.js';
-import { COMMON_OPTIONS, COMMON_USAGE, type CommonValues } from './ansible-options.js';
+import { COMMON_OPTIONS, COMMON_USAGE, type CommonValues } from './common-options.js';
 import { redactingIO } from './redact.js';
 import { commandOf } from './route.js';
 

@@ -11,7 +11,8 @@ import type { ClusterSpec, Inventory } from '../inventory/types.js';
 import { clusterMembers } from '../operations/etcd-conf.js';
 import type { MemberLink } from '../operations/etcd-backup.js';
 import { outputSecrets } from '../discovery/token.js';
-import { applyCredentials, extraVars, type CommonValues } from './ansible-options.js';
+import { applyCredentials, extraVars } from './ansible-options.js';
+import { type CommonValues } from './common-options.js';
 import type { MainIO } from './main.js';
 import type { OutputRedactor } from './redact.js';
 

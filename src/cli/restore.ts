@@ -28,7 +28,7 @@ import {
 import { printable } from '../report/terminal.js';
 import { fileStamp } from '../util/format.js';
 import { pollUntil } from '../util/poll.js';
-import { COMMON_OPTIONS, COMMON_USAGE, inventoryArg } from './ansible-options.js';
+import { COMMON_OPTIONS, COMMON_USAGE, inventoryArg } from './common-options.js';
 import type { MainIO } from './main.js';
 import { connectMembers, loadCluster } from './members.js';
 import type { OutputRedactor } from './redact.js';

@@ -1,0 +1,45 @@
+/**
+ * `provision --help` (and a usage error) load only the argument parser: neither the SSH client
+ * (ssh2, with its native crypto) nor the YAML parser, which took most of its start-up time.
+ * Both packages are CommonJS, so whatever loaded them shows in the CommonJS module cache.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../src/lab/topology.js';
+
+function loadedPackages(argv: string[]): { code: number; packages: string[] } {
+  const script = `
+    import { createRequire } from 'node:module';
+    const { main } = await import(${JSON.stringify(path.join(projectRoot, 'dist/cli/main.js'))});
+    const code = await main(${JSON.stringify(argv)}, { stdout() {}, stderr() {} });
+    const names = Object.keys(createRequire(import.meta.url).cache)
+      .map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1])
+      .filter(Boolean);
+    console.log(JSON.stringify({ code, packages: [...new Set(names)].sort() }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { code: number; packages: string[] };
+}
+
+describe('start-up loads only what the command needs', () => {
+  it('--help: no ssh2, no yaml', () => {
+    const r = loadedPackages(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.packages).not.toContain('ssh2');
+    expect(r.packages).not.toContain('yaml');
+  });
+
+  it('a usage error: no ssh2, no yaml', () => {
+    const r = loadedPackages(['--no-such-option']);
+    expect(r.code).toBe(2);
+    expect(r.packages).not.toContain('ssh2');
+    expect(r.packages).not.toContain('yaml');
+  });
+
+  it('the check itself sees a package when one is loaded (a run of a missing inventory loads the engine)', () => {
+    const r = loadedPackages(['/nonexistent/inventory.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.packages).toContain('ssh2');
+  });
+});
