@@ -8,7 +8,10 @@
  * `coalescing(conn)` makes this transparent: exec() calls made in the same turn of the event
  * loop (the facts a play's tasks ask for, the probes a verification makes at once) go out as
  * one batch when the connection can run one (Connection.execMany), each caller getting its own
- * result as if it had run alone. (In a batch, `$$` is the batch shell's process id.)
+ * result as if it had run alone. The same command asked for twice in a batch runs once (batches
+ * hold read-only commands only), and calls whose become settings come to the same thing on the
+ * host (become on a connection that logs in as the become user) share one batch. (In a batch,
+ * `$$` is the batch shell's process id.)
  */
 import { randomBytes } from 'node:crypto';
 import { ProvisionError } from '../errors.js';
@@ -91,39 +94,41 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): 
     const q = queues.get(key)!;
     queues.delete(key);
     const { waiting, opts } = q;
-    if (waiting.length === 1 || !conn.execMany) {
-      for (const w of waiting) single(w.command, opts).then(w.resolve, w.reject);
+    const commands = [...new Set(waiting.map((w) => w.command))];
+    const answer = (p: Promise<ExecResult[]>) =>
+      p.then(
+        (rs) => waiting.forEach((w) => w.resolve(rs[commands.indexOf(w.command)]!)),
+        (e) => waiting.forEach((w) => w.reject(e)),
+      );
+    if (commands.length === 1 || !conn.execMany) {
+      answer(Promise.all(commands.map((c) => single(c, opts))));
       return;
     }
     const t0 = Date.now();
-    conn
-      .execMany(
-        waiting.map((w) => w.command),
-        opts,
-      )
-      .then(
-        (rs) => {
-          onRound?.({ commands: waiting.map((w) => w.command), exitCodes: rs.map((r) => r.exitCode), durationMs: Date.now() - t0, batched: true });
-          rs.forEach((r, i) => waiting[i]!.resolve(r));
-        },
-        (e) => waiting.forEach((w) => w.reject(e)),
-      );
+    answer(
+      conn.execMany(commands, opts).then((rs) => {
+        onRound?.({ commands, exitCodes: rs.map((r) => r.exitCode), durationMs: Date.now() - t0, batched: true });
+        return rs;
+      }),
+    );
   };
   return {
     host: conn.host,
     exec(command, opts) {
       if (opts?.stdin !== undefined || opts?.nodeLocale) return single(command, opts);
-      const key = `${opts?.become ?? '-'} ${opts?.timeoutMs ?? '-'}`;
+      const become = conn.usesSudo ? conn.usesSudo(opts?.become) : opts?.become;
+      const key = `${become ?? '-'} ${opts?.timeoutMs ?? '-'}`;
       return new Promise<ExecResult>((resolve, reject) => {
         let q = queues.get(key);
         if (!q) {
-          queues.set(key, (q = { opts: { become: opts?.become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
+          queues.set(key, (q = { opts: { become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
           setImmediate(() => flush(key));
         }
         q.waiting.push({ command, resolve, reject });
       });
     },
     execMany: conn.execMany?.bind(conn),
+    usesSudo: conn.usesSudo?.bind(conn),
     readFile: (p, o) => conn.readFile(p, o),
     writeFile: (p, c, o) => conn.writeFile(p, c, o),
     close: () => conn.close(),

@@ -420,7 +420,7 @@ export class SshConnection implements Connection {
     };
   }
 
-  private usesSudo(become: boolean | undefined): boolean {
+  usesSudo(become: boolean | undefined): boolean {
     return (become ?? this.settings.become) && this.settings.user !== this.settings.becomeUser;
   }
 

@@ -50,6 +50,12 @@ export interface Connection {
    * result as exec() would have given it. Throws as exec() does, for the batch as a whole.
    */
   execMany?(commands: readonly string[], opts?: Omit<ExecOptions, 'stdin'>): Promise<ExecResult[]>;
+  /**
+   * Optional: whether a call with this become setting runs through sudo (false when the login
+   * user is the become user), so that calls differing only in a become that changes nothing
+   * can share a batch.
+   */
+  usesSudo?(become: boolean | undefined): boolean;
   /** File content, or null if the file does not exist. */
   readFile(path: string, opts?: { become?: boolean }): Promise<Buffer | null>;
   /** Atomic write: temp file in the target directory, mode/owner set, then renamed over the target. */

@@ -3,7 +3,7 @@
  * --check, against facts as earlier predicted steps would leave them), then apply its
  * steps, then any verification, then the handlers that were notified.
  */
-import type { Connection } from '../connection/types.js';
+import type { Connection, ExecOptions, ExecResult } from '../connection/types.js';
 import { ProvisionError, isConnectionLost, isProvisionError } from '../errors.js';
 import { factKey, predictFact, probeFact } from '../facts/run.js';
 import type { FactDef } from '../facts/types.js';
@@ -40,6 +40,11 @@ export interface HostRunOptions {
   extraVars?: Record<string, unknown>;
   /** Reads a fact on another host of the run (Peers.fact). */
   peerFact?: <T, A>(host: string, def: FactDef<T, A>, args: A) => Promise<T>;
+  /**
+   * Steps applied so far in the whole run, on any host (one counter shared by every host). A
+   * verification's probes read early (see earlyVerify) are used only while it has not moved.
+   */
+  changes?: { count: number };
 }
 
 export type HostOutcome = 'ok' | 'failed' | 'unreachable' | 'interrupted';
@@ -61,6 +66,11 @@ export interface HostState {
    * so its probes stay valid for the whole run.
    */
   probes: Map<string, Promise<unknown>>;
+  /**
+   * The first round of each verification's probes, read early with the facts (earlyVerify), by
+   * command; `changes` is the run's change count when they were sent.
+   */
+  early?: Map<string, { changes: number; result: Promise<ExecResult> }>;
   /** The task (or handler) at which the host stopped: failed, lost or interrupted there. */
   stoppedAt?: string;
 }
@@ -79,6 +89,7 @@ const INTERRUPTED = Symbol('interrupted');
 
 export async function runPlayOnHost(state: HostState, play: Play, opts: HostRunOptions): Promise<HostOutcome> {
   const run: HostRun = { state, play, vars: hostVars(state.host, play, opts), opts };
+  state.early?.clear();
   const pending = new Set<string>();
   await prefetch(run);
   for (const task of play.tasks) {
@@ -151,7 +162,7 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
   const { state, opts } = run;
   const become = task.become ?? run.play.become;
   const as = (c: Connection) => (become === undefined ? c : withBecome(c, become));
-  const conns = { facts: as(state.phases.facts), apply: as(state.phases.apply), verify: as(state.phases.verify) };
+  const conns = { facts: as(state.phases.facts), apply: as(state.phases.apply), verify: as(replayingEarly(state, opts)) };
   const conn = conns.facts;
   const unknowable = new Set<string>();
   const rendezvous = opts.rendezvous;
@@ -197,12 +208,70 @@ async function prefetch(run: HostRun): Promise<void> {
         if (task.op === 'flush_handlers' || (task.when && !evaluateWhen(task.when, run.vars))) return;
         const op = run.opts.operations.get(task.op);
         if (!op) return;
-        await op.plan(taskContext(run, task, [], true).ctx, renderArgs(task.args, run.vars, task.location));
+        const plan = await op.plan(taskContext(run, task, [], true).ctx, renderArgs(task.args, run.vars, task.location));
+        // A verification after steps would see the host changed: only one with none goes early.
+        if (plan.verify && plan.steps.length === 0) earlyVerify(run, task, plan.verify);
       } catch {
         // reported by the real planning
       }
     }),
   );
+}
+
+const earlyKey = (command: string, o: ExecOptions | undefined) => `${o?.become ?? '-'} ${o?.timeoutMs ?? '-'} ${command}`;
+
+/**
+ * Sends the first round of a verification's probes now, with the facts (on the facts
+ * connection, so in the same batch when they are asked for in the same turn), instead of one
+ * round trip later at the end of a run that changes nothing. Verifications are read-only
+ * (OperationPlan.verify); only the calls made in the turn it starts in go out, and any later
+ * one (the second check of a poll, a file read) is refused, which ends this early run of it.
+ * The results are kept for the real verification, which takes them only if no step was applied
+ * anywhere in the run in the meantime (replayingEarly); otherwise it probes afresh.
+ */
+function earlyVerify(run: HostRun, task: Task, verify: NonNullable<OperationPlan['verify']>): void {
+  const { state, opts } = run;
+  const early = (state.early ??= new Map());
+  const changes = opts.changes?.count ?? 0;
+  const base = state.phases.facts;
+  let open = true;
+  setImmediate(() => (open = false));
+  const refuse = () => Promise.reject(new Error('only the first round of a verification is read early'));
+  const recorder: Connection = {
+    host: base.host,
+    exec(command, o) {
+      if (!open || o?.stdin !== undefined || o?.nodeLocale) return refuse();
+      const result = base.exec(command, o);
+      result.catch(() => undefined); // a failed probe is probed again by the real verification
+      early.set(earlyKey(command, o), { changes, result });
+      return result;
+    },
+    readFile: refuse,
+    writeFile: refuse,
+    close: () => Promise.resolve(),
+  };
+  const become = task.become ?? run.play.become;
+  verify(become === undefined ? recorder : withBecome(recorder, become)).catch(() => undefined);
+}
+
+/** The verification's connection: a probe read early is answered from its result while that is still valid. */
+function replayingEarly(state: HostState, opts: HostRunOptions): Connection {
+  const base = state.phases.verify;
+  return {
+    host: base.host,
+    exec(command, o) {
+      const key = earlyKey(command, o);
+      const e = state.early?.get(key);
+      if (!e || o?.stdin !== undefined) return base.exec(command, o);
+      state.early!.delete(key);
+      if (e.changes !== (opts.changes?.count ?? 0)) return base.exec(command, o);
+      return e.result.catch(() => base.exec(command, o));
+    },
+    execMany: base.execMany?.bind(base),
+    readFile: (p, o) => base.readFile(p, o),
+    writeFile: (p, c, o) => base.writeFile(p, c, o),
+    close: () => base.close(),
+  };
 }
 
 /** A task, or a handler, on the host: its result and what it means for the host. */
@@ -330,6 +399,7 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conns: Rec
       return 'interrupted';
     }
     state.probes.clear();
+    if (opts.changes) opts.changes.count++;
     await timed('applyMs', () => applyStep(conn, step));
   }
   if (plan.steps.length) result.status = 'changed';
@@ -339,6 +409,7 @@ async function execute(run: HostRun, planned: Promise<OperationPlan>, conns: Rec
   if (!v.ok) return 'failed';
   for (const step of v.then ?? []) {
     state.probes.clear();
+    if (opts.changes) opts.changes.count++;
     await timed('applyMs', () => applyStep(conn, step));
     result.steps.push(step);
     result.status = 'changed';

@@ -119,6 +119,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   };
   const playbookDir = path.dirname(path.resolve(playbook.file));
   const runHosts: ReadonlySet<string> = new Set(allHosts);
+  const changes = { count: 0 };
   try {
     for (const [i, play] of playbook.plays.entries()) {
       const hosts = playHosts[i]!.filter((h) => !deadWhy.has(h));
@@ -154,6 +155,7 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
                 runHosts,
                 extraVars: opts.vars,
                 rendezvous,
+                changes,
                 peerFact: async (h, def, a) => {
                   if (!runHosts.has(h)) throw new Error(`${h} is not in this run`);
                   const other = await open(h);

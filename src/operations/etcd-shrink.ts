@@ -63,11 +63,14 @@ export const etcdRemoveMembersOp = defineOperation<{ timeout?: number }>({
     const { cluster, members } = clusterOf(ctx, 'etcd_remove_members');
     const tls = etcdctlTls(cluster, ctx.host.name);
     const q: EtcdQuery = { endpoints: members.map((m) => memberUrls(cluster, m).client), tls, dialTimeout: '1s' };
-    const first = await readView(ctx, q, tls);
+    // The list alone first: health is read only when there is a member to remove (the usual
+    // run has none, and one etcdctl call less per member).
+    const list = await ctx.fact(etcdMembers, q);
     // No member answers: a cluster being bootstrapped (or down; verification says so).
+    if (!list.ok || !list.members.some((x) => !members.some((m) => isMember(cluster, m, x)))) return { steps: [] };
+    const first = await readView(ctx, q, tls);
     if ('error' in first) return { steps: [] };
     let v: View = first;
-    if (!v.listed.some((x) => !members.some((m) => isMember(cluster, m, x)))) return { steps: [] };
     // Decided with the members this run brings back counted as they will be.
     const sick = await sickAfterRun(
       ctx,

@@ -76,7 +76,9 @@ function queries(cluster: ClusterSpec, members: Member[], self: string) {
   const tls = etcdctlTls(cluster, self);
   const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m)]));
   return {
-    self: { endpoints: [urls.get(self)!.client], tls } as EtcdQuery,
+    // The list through any member (the health below covers each one), asked as
+    // etcd_remove_members asks it, so that a run's facts and its verification share one call.
+    list: { endpoints: members.map((m) => urls.get(m.name)!.client), tls, dialTimeout: '1s' } as EtcdQuery,
     all: { endpoints: members.map((m) => urls.get(m.name)!.client), tls } as EtcdQuery,
     urls,
   };
@@ -138,10 +140,10 @@ export function memberTable(rows: MemberRow[]): Table {
 }
 
 export async function checkOnce(conn: Connection, q: ReturnType<typeof queries>, members: Member[]): Promise<{ problems: string[]; rows: MemberRow[] }> {
-  const [list, health] = await Promise.all([probeFact(conn, etcdMembers, q.self), probeFact(conn, etcdHealth, q.all)]);
+  const [list, health] = await Promise.all([probeFact(conn, etcdMembers, q.list), probeFact(conn, etcdHealth, q.all)]);
   const healthy = new Map(health.map((h) => [h.endpoint, h]));
   const problems: string[] = [];
-  if (!list.ok) problems.push(`member list via ${q.self.endpoints[0]}: ${list.error}`);
+  if (!list.ok) problems.push(`member list: ${list.error}`);
   const listed = list.ok ? list.members : [];
   for (const m of members) {
     const u = q.urls.get(m.name)!;

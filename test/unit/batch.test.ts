@@ -108,6 +108,37 @@ describe('coalescing', () => {
     expect(h.batches).toEqual([['echo 2', 'echo 3']]);
   });
 
+  it('the same command asked for twice in one batch runs once; both callers get its result', async () => {
+    const h = batchingHost();
+    const rounds: RoundTrip[] = [];
+    const c = coalescing(h.conn, (r) => rounds.push(r));
+    const [a, b, d] = await Promise.all([c.exec('echo $$'), c.exec('echo other'), c.exec('echo $$')]);
+    expect(h.batches).toEqual([['echo $$', 'echo other']]);
+    expect(a.stdout).toBe(d.stdout);
+    expect(b.stdout).toBe('other\n');
+    expect(rounds[0]!.commands).toEqual(['echo $$', 'echo other']);
+    // Two asks of one command alone: one call, not a batch.
+    const [x, y] = await Promise.all([c.exec('echo once'), c.exec('echo once')]);
+    expect([x.stdout, y.stdout]).toEqual(['once\n', 'once\n']);
+    expect(h.singles).toEqual(['echo once']);
+  });
+
+  it('become settings that come to the same on the host (logged in as the become user) share a batch', async () => {
+    const h = batchingHost();
+    const asked: (boolean | undefined)[] = [];
+    h.conn.execMany = ((orig) => (cs: readonly string[], o?: { become?: boolean }) => (asked.push(o?.become), orig(cs)))(h.conn.execMany!);
+    h.conn.usesSudo = () => false;
+    const c = coalescing(h.conn);
+    await Promise.all([c.exec('echo 1', { become: true }), c.exec('echo 2'), c.exec('echo 3', { become: false })]);
+    expect(h.batches).toEqual([['echo 1', 'echo 2', 'echo 3']]);
+    expect(asked).toEqual([false]);
+    // Through sudo for become only: those calls go apart.
+    h.conn.usesSudo = (b) => b === true;
+    await Promise.all([c.exec('echo 4', { become: true }), c.exec('echo 5'), c.exec('echo 6', { become: false })]);
+    expect(h.batches.slice(1)).toEqual([['echo 5', 'echo 6']]);
+    expect(h.singles).toEqual(['echo 4']);
+  });
+
   it('without execMany (a connection that cannot batch) every call runs as it is', async () => {
     const fake = new FakeConnection('f', (cmd) => ({ stdout: cmd }));
     const rounds: RoundTrip[] = [];

@@ -217,6 +217,66 @@ describe('timings and round trips', () => {
   });
 });
 
+/** No steps; its verification reads `key` once and passes when it holds `want`. */
+const expectOp = defineOperation<{ key: string; want: string }>({
+  name: 'kv_expect',
+  description: 'verify a key',
+  args: { key: { type: 'string', required: true }, want: { type: 'string', required: true } },
+  async plan(_ctx, a) {
+    return {
+      steps: [],
+      verify: async (conn) => {
+        const got = (await conn.exec(shellJoin(['kv-get', a.key]))).stdout;
+        return { ok: got === a.want, message: `${a.key} is ${got}` };
+      },
+    };
+  },
+});
+ops.set(expectOp.name, expectOp as OperationDef<any>);
+
+describe('a verification read early, with the facts', () => {
+  const PB = (value: string) => `
+- name: p
+  hosts: nodes
+  tasks:
+    - name: set config
+      kv_set: { key: config, value: "${value}" }
+    - name: expect config
+      kv_expect: { key: config, want: "${value}" }
+`;
+  const reads = (events: RunEvent[], host: string) =>
+    events
+      .filter((e): e is Extract<RunEvent, { type: 'exec' }> => e.type === 'exec' && e.host === host && e.commands.includes('kv-get config'))
+      .map((e) => e.phase);
+
+  it('a run that changes nothing: its first probes went out in the facts round and are used, not sent again', async () => {
+    const worlds = { a: new Map([['config', 'v1']]), b: new Map([['config', 'v1']]) };
+    for (const check of [false, true]) {
+      const { tasks, events } = await run(PB('v1'), worlds, { check });
+      expect(tasks.filter((t) => t.task === 'expect config').map((t) => [t.status, t.message])).toEqual([
+        ['ok', 'config is v1'],
+        ['ok', 'config is v1'],
+      ]);
+      // One read: kv_set's fact and the verification's probe are the same command.
+      expect(reads(events, 'a')).toEqual(['facts']);
+    }
+  });
+
+  it('a step applied anywhere in the run: the early result is dropped and the verification probes afresh', async () => {
+    // Only a changes.
+    const worlds = { a: new Map([['config', 'v1']]), b: new Map([['config', 'v2']]) };
+    const { tasks, events } = await run(PB('v2'), worlds);
+    expect(tasks.filter((t) => t.task === 'expect config').map((t) => [t.host, t.status, t.message])).toEqual(
+      expect.arrayContaining([
+        ['a', 'ok', 'config is v2'],
+        ['b', 'ok', 'config is v2'],
+      ]),
+    );
+    // The early read saw v1; the verification read again after the change and saw v2.
+    expect(reads(events, 'a')).toEqual(['facts', 'verify']);
+  });
+});
+
 describe('handshakes', () => {
   const many = (n: number, sameAddress: boolean) =>
     `all:\n  children:\n    nodes:\n      hosts:\n${Array.from({ length: n }, (_, i) => `        h${i}: { address: ${sameAddress ? '192.0.2.1' : `192.0.2.${i + 1}`} }`).join('\n')}\n`;

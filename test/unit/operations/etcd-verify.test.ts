@@ -64,7 +64,9 @@ function host(rounds: { list?: FakeCommandResult; health?: FakeCommandResult }[]
   return new FakeConnection('etcd0', (cmd) => {
     const r = rounds[Math.min(i, rounds.length - 1)]!;
     if (cmd.includes(' member list ')) {
-      expect(cmd).toBe('env ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379 member list -w json');
+      expect(cmd).toBe(
+        'env ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379,http://10.88.0.11:2379,http://10.88.0.12:2379 --dial-timeout=1s member list -w json',
+      );
       listed++;
       return r.list ?? { stdout: memberList(ALL) };
     }
@@ -131,7 +133,7 @@ describe('etcd_verify verify()', () => {
     [
       'etcd down',
       { list: { exitCode: 1, stderr: 'Error: context deadline exceeded\n' }, health: { exitCode: 1, stdout: health(['etcd0', 'etcd1', 'etcd2']) } },
-      'member list via http://10.88.0.10:2379: context deadline exceeded; etcd0 unhealthy (context deadline exceeded); etcd1 unhealthy (context deadline exceeded); etcd2 unhealthy (context deadline exceeded)',
+      'member list: context deadline exceeded; etcd0 unhealthy (context deadline exceeded); etcd1 unhealthy (context deadline exceeded); etcd2 unhealthy (context deadline exceeded)',
     ],
     [
       'a member missing',
