@@ -17,6 +17,8 @@
  *   backup:     provision backup and provision restore (after every member lost its data) of
  *               a 3-member static cluster holding 10,000 keys
  *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
+ *   hosts61:    (only when named: a 62-node lab) 61 hosts in one inventory and one process,
+ *               --forks 61: a package, a file and a guarded command on each; converge and no-change
  *   lab100:     (only when named: several minutes on 2 cores) `lab up --nodes 100` (101 nodes
  *               with the infra node), the load average around it, memory per node, lab down;
  *               one run unless BENCH_LAB100_RUNS says more
@@ -195,6 +197,66 @@ async function benchLab100() {
   }
   if (runs > 1) console.log(`lab up --nodes 100: ${spread(ups)}; lab down: ${spread(downs)}`);
   else console.log(`lab down, 101 nodes: ${secs(downs[0]!)}`);
+}
+
+/**
+ * 61 hosts in one inventory, one provision process, --forks 61 (issue 14's measurement): a
+ * package (bind-utils, from the lab's repository), a file and a guarded command on each node
+ * (bench/sim-playbook.yaml). Converge from bare nodes (each run on freshly reset nodes), then
+ * no-change re-runs; the lab is taken down at the end.
+ */
+async function benchHosts61() {
+  const n = 61;
+  console.log(`## ${n} hosts, one inventory, one process (--forks ${n}): a package, a file and a guarded command on each`);
+  await lab.down();
+  const [upMs] = await timed(() => lab.up({ nodes: n }));
+  console.log(`lab up --nodes ${n}: ${secs(upMs)}`);
+  const nodes = lab.topology(n).filter((x) => x.role === 'etcd');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'provision-bench-61-'));
+  const inv = path.join(dir, 'hosts.yaml');
+  fs.writeFileSync(
+    inv,
+    [
+      'all:',
+      '  vars:',
+      '    user: root',
+      `    key_file: ${lab.labFiles.privateKey}`,
+      `    known_hosts: ${lab.labFiles.knownHosts}`,
+      '    sim_dir: /var/tmp',
+      '    bench_package: bind-utils',
+      '  hosts:',
+      ...nodes.map((x) => `    ${x.name}: { address: ${x.address} }`),
+      '',
+    ].join('\n'),
+  );
+  const argv = [inv, '--playbook', path.join(projectRoot, 'bench/sim-playbook.yaml'), '--forks', String(n), '--json'];
+  const converge: number[] = [];
+  const rerun: number[] = [];
+  const cpu: number[] = [];
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  for (let i = 0; i < runs; i++) {
+    if (i > 0) await Promise.all(nodes.map((x) => lab.resetNode(x.name)));
+    const c = await cli(argv);
+    if (c.code !== 0) throw new Error(`converge of ${n} hosts exited ${c.code}:\n${c.out.slice(-3000)}`);
+    converge.push(c.ms);
+    for (let j = 0; j < runs; j++) {
+      const r = await cli(argv);
+      if (r.code !== 0) throw new Error(`no-change run of ${n} hosts exited ${r.code}:\n${r.out.slice(-3000)}`);
+      const recap = (JSON.parse(r.out.slice(0, r.out.lastIndexOf('}') + 1)) as { recap: Record<string, { changed: number }> }).recap;
+      const changed = Object.values(recap).filter((h) => h.changed > 0).length;
+      if (changed) console.log(`  (this no-change run changed something on ${changed} hosts)`);
+      rerun.push(r.ms);
+      const m = /cpu-ms=(\d+)/.exec(r.out);
+      if (m) cpu.push(Number(m[1]));
+    }
+  }
+  console.log(`converge, ${n} hosts:  ${spread(converge)}   (target: < 30 s)`);
+  console.log(
+    `no-change, ${n} hosts: ${spread(rerun)}   (target: < 4 s)${cpu.length ? `; controller CPU ${spread(cpu, (x) => `${(x / 1000).toFixed(2)} s`)}` : ''}`,
+  );
+  ratios.push(`no-change / converge (${n} lab hosts): ${(median(rerun) / median(converge)).toFixed(2)}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  await lab.down();
 }
 
 async function resetEtcdNodes() {
@@ -514,4 +576,5 @@ if (want('backup')) await benchBackup();
 if (want('sim')) await benchSimulated();
 if (parts.includes('compare')) await benchCompare();
 if (parts.includes('lab100')) await benchLab100();
+if (parts.includes('hosts61')) await benchHosts61();
 if (ratios.length) console.log(`## ratios (hold across machines)\n${ratios.join('\n')}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point: runs the compiled CLI (npm install builds dist/ through the prepare script).
-import { main } from '../dist/cli/main.js';
+// Entry point: runs the compiled CLI, bundled (npm install builds dist/ and dist/bundle/ through
+// the prepare script; scripts/bundle.mjs says why a bundle).
+import { main } from '../dist/bundle/main.js';
 
 // A reader that stops early (`provision lab status | head -1`) closes the pipe: the rest of the
 // output is dropped and the run goes on to its end, rather than crashing with EPIPE.

@@ -10,3 +10,4 @@ if [ ! -x node_modules/.bin/vitest ] || [ ! -f node_modules/.package-lock.json ]
 fi
 # Always rebuild: a stale dist/ would run old code.
 node_modules/.bin/tsc -p tsconfig.build.json
+node scripts/bundle.mjs

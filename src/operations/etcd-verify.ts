@@ -37,7 +37,10 @@ export const etcdVerifyOp = defineOperation<EtcdVerifyArgs>({
     const query = queries(cluster, members, ctx.host.name);
     // In --check the rewrite that `then` will make is predicted here, from the conf as
     // earlier tasks were predicted to leave it; a real run decides after verifying.
-    const predicted = ctx.check ? toExisting(a.path!, await ctx.fact(file, { path: a.path! })) : undefined;
+    // A prefetch pass (its plan is thrown away) asks for the conf without waiting for it, so
+    // that its early verification goes out in the same round trip as the facts.
+    if (ctx.check && ctx.prefetch) ctx.fact(file, { path: a.path! }).catch(() => undefined);
+    const predicted = ctx.check && !ctx.prefetch ? toExisting(a.path!, await ctx.fact(file, { path: a.path! })) : undefined;
     return {
       steps: predicted ? [predicted] : [],
       verify: (conn) =>
