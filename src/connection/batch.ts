@@ -80,9 +80,11 @@ export interface RoundTrip {
 /**
  * The same connection, with exec() calls made in the same turn of the event loop sent as one
  * batch (only calls without stdin, with the same become and timeout). `onRound` hears of every
- * round trip, batched or not.
+ * round trip, batched or not. `shared` (one map for all the hosts of a run) holds the calls
+ * marked `anyHost` while they run: another host asking for the same one then takes its answer
+ * instead of running it again, if it succeeded (exit 0); otherwise it runs the call itself.
  */
-export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): Connection {
+export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void, shared?: Map<string, Promise<ExecResult>>): Connection {
   type Waiting = { command: string; resolve: (r: ExecResult) => void; reject: (e: unknown) => void };
   const queues = new Map<string, { opts: ExecOptions; waiting: Waiting[] }>();
   const single = async (command: string, opts?: ExecOptions): Promise<ExecResult> => {
@@ -118,14 +120,27 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): 
       if (opts?.stdin !== undefined || opts?.nodeLocale) return single(command, opts);
       const become = conn.usesSudo ? conn.usesSudo(opts?.become) : opts?.become;
       const key = `${become ?? '-'} ${opts?.timeoutMs ?? '-'}`;
-      return new Promise<ExecResult>((resolve, reject) => {
-        let q = queues.get(key);
-        if (!q) {
-          queues.set(key, (q = { opts: { become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
-          setImmediate(() => flush(key));
-        }
-        q.waiting.push({ command, resolve, reject });
-      });
+      const own = () =>
+        new Promise<ExecResult>((resolve, reject) => {
+          let q = queues.get(key);
+          if (!q) {
+            queues.set(key, (q = { opts: { become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
+            setImmediate(() => flush(key));
+          }
+          q.waiting.push({ command, resolve, reject });
+        });
+      if (!opts?.anyHost || !shared) return own();
+      const sharedKey = `${key} ${command}`;
+      const running = shared.get(sharedKey);
+      // Only a success is taken: a failure may be this other host's own (a command it lacks).
+      if (running) return running.then((r) => (r.exitCode === 0 ? r : own()), own);
+      const p = own();
+      shared.set(sharedKey, p);
+      const done = () => {
+        if (shared.get(sharedKey) === p) shared.delete(sharedKey);
+      };
+      p.then(done, done);
+      return p;
     },
     execMany: conn.execMany?.bind(conn),
     usesSudo: conn.usesSudo?.bind(conn),

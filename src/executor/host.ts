@@ -144,9 +144,13 @@ async function flushHandlers(run: HostRun, pending: Set<string>): Promise<HostOu
   return 'ok';
 }
 
-/** Reads a fact through the host's probe cache. */
-function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean | undefined, def: FactDef<T, A>, a: A): Promise<T> {
-  const key = `${become ?? '-'} ${factKey(def, a)}`;
+/**
+ * Reads a fact through the host's probe cache. A fact of the whole cluster (FactDef.anyHost:
+ * the same answer from any host) is changed by the steps of every host, not only this one's:
+ * it is cached only while no step has been applied anywhere in the run.
+ */
+function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean | undefined, def: FactDef<T, A>, a: A, changes?: { count: number }): Promise<T> {
+  const key = `${become ?? '-'} ${factKey(def, a)}${def.anyHost ? ` @${changes?.count ?? 0}` : ''}`;
   let p = state.probes.get(key) as Promise<T> | undefined;
   if (!p) {
     p = probeFact(conn, def, a);
@@ -181,7 +185,7 @@ function taskContext(run: HostRun, task: Task, notes: string[], forPrefetch = fa
       ...(opts.peerFact ? { fact: opts.peerFact } : {}),
     },
     fact: async <T, A>(def: FactDef<T, A>, a: A): Promise<T> => {
-      const probed = await cachedProbe(state, conn, become, def, a);
+      const probed = await cachedProbe(state, conn, become, def, a, opts.changes);
       if (!opts.check) return probed;
       const p = predictFact(def, a, state.predicted, probed);
       if (p.unknowable) unknowable.add(factKey(def, a));

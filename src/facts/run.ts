@@ -4,7 +4,8 @@ import { UNKNOWABLE, type FactDef } from './types.js';
 
 /** Probe a fact on a live connection: one round trip. */
 export async function probeFact<T, A>(conn: Connection, def: FactDef<T, A>, args: A): Promise<T> {
-  const r = await conn.exec(def.command(args), def.become ? { become: true } : undefined);
+  const o = { ...(def.become ? { become: true } : {}), ...(def.anyHost ? { anyHost: true } : {}) };
+  const r = await conn.exec(def.command(args), def.become || def.anyHost ? o : undefined);
   return def.parse(r.stdout, r.exitCode, args, r.stderr);
 }
 

@@ -234,6 +234,37 @@ const expectOp = defineOperation<{ key: string; want: string }>({
 });
 ops.set(expectOp.name, expectOp as OperationDef<any>);
 
+/** A key of a store every host shares (a cluster): read the same from any host. */
+const clusterKv = defineFact<string, { key: string }>({ ...kvFact, name: 'cluster_kv', anyHost: true, parse: (stdout) => stdout });
+/** Appends the host's name to a shared key, read first: its plan depends on the other hosts' steps. */
+const appendOp = defineOperation<{ key: string }>({
+  name: 'kv_append',
+  description: 'append to a shared key',
+  args: { key: { type: 'string', required: true } },
+  async plan(ctx, a) {
+    const cur = await ctx.fact(clusterKv, { key: a.key });
+    return { steps: [{ kind: 'command', description: `append to ${a.key}`, command: shellJoin(['kv-set', a.key, `${cur}+${ctx.host.name}`]) }] };
+  },
+});
+ops.set(appendOp.name, appendOp as OperationDef<any>);
+
+describe('facts of the whole cluster (anyHost)', () => {
+  it("are read again after another host's step, not taken from the cache filled before it", async () => {
+    const shared: World = new Map([['log', 'x']]);
+    const pb = `
+- name: p
+  hosts: nodes
+  tasks:
+    - name: append
+      kv_append: { key: log }
+      throttle: 1
+`;
+    await run(pb, { a: shared, b: shared });
+    // With the first host's answer cached by the second, one append would be lost ("x+b").
+    expect(['x+a+b', 'x+b+a']).toContain(shared.get('log'));
+  });
+});
+
 describe('a verification read early, with the facts', () => {
   const PB = (value: string) => `
 - name: p
