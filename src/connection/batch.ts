@@ -82,7 +82,8 @@ export interface RoundTrip {
  * batch (only calls without stdin, with the same become and timeout). `onRound` hears of every
  * round trip, batched or not. `shared` (one map for all the hosts of a run) holds the calls
  * marked `anyHost` while they run: another host asking for the same one then takes its answer
- * instead of running it again, if it succeeded (exit 0); otherwise it runs the call itself.
+ * instead of running it again, if it is an answer (ExecOptions.anyHost); otherwise it runs the
+ * call itself.
  */
 export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void, shared?: Map<string, Promise<ExecResult>>): Connection {
   type Waiting = { command: string; resolve: (r: ExecResult) => void; reject: (e: unknown) => void };
@@ -132,8 +133,9 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void, s
       if (!opts?.anyHost || !shared) return own();
       const sharedKey = `${key} ${command}`;
       const running = shared.get(sharedKey);
-      // Only a success is taken: a failure may be this other host's own (a command it lacks).
-      if (running) return running.then((r) => (r.exitCode === 0 ? r : own()), own);
+      // A failure may be this other host's own (a command it lacks): only an answer is taken.
+      const answer = typeof opts.anyHost === 'function' ? opts.anyHost : (r: ExecResult) => r.exitCode === 0;
+      if (running) return running.then((r) => (answer(r) ? r : own()), own);
       const p = own();
       shared.set(sharedKey, p);
       const done = () => {
