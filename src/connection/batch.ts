@@ -80,12 +80,9 @@ export interface RoundTrip {
 /**
  * The same connection, with exec() calls made in the same turn of the event loop sent as one
  * batch (only calls without stdin, with the same become and timeout). `onRound` hears of every
- * round trip, batched or not. `shared` (one map for all the hosts of a run) holds the calls
- * marked `anyHost` while they run: another host asking for the same one then takes its answer
- * instead of running it again, if it is an answer (ExecOptions.anyHost); otherwise it runs the
- * call itself.
+ * round trip, batched or not.
  */
-export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void, shared?: Map<string, Promise<ExecResult>>): Connection {
+export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void): Connection {
   type Waiting = { command: string; resolve: (r: ExecResult) => void; reject: (e: unknown) => void };
   const queues = new Map<string, { opts: ExecOptions; waiting: Waiting[] }>();
   const single = async (command: string, opts?: ExecOptions): Promise<ExecResult> => {
@@ -121,28 +118,14 @@ export function coalescing(conn: Connection, onRound?: (r: RoundTrip) => void, s
       if (opts?.stdin !== undefined || opts?.nodeLocale) return single(command, opts);
       const become = conn.usesSudo ? conn.usesSudo(opts?.become) : opts?.become;
       const key = `${become ?? '-'} ${opts?.timeoutMs ?? '-'}`;
-      const own = () =>
-        new Promise<ExecResult>((resolve, reject) => {
-          let q = queues.get(key);
-          if (!q) {
-            queues.set(key, (q = { opts: { become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
-            setImmediate(() => flush(key));
-          }
-          q.waiting.push({ command, resolve, reject });
-        });
-      if (!opts?.anyHost || !shared) return own();
-      const sharedKey = `${key} ${command}`;
-      const running = shared.get(sharedKey);
-      // A failure may be this other host's own (a command it lacks): only an answer is taken.
-      const answer = typeof opts.anyHost === 'function' ? opts.anyHost : (r: ExecResult) => r.exitCode === 0;
-      if (running) return running.then((r) => (answer(r) ? r : own()), own);
-      const p = own();
-      shared.set(sharedKey, p);
-      const done = () => {
-        if (shared.get(sharedKey) === p) shared.delete(sharedKey);
-      };
-      p.then(done, done);
-      return p;
+      return new Promise<ExecResult>((resolve, reject) => {
+        let q = queues.get(key);
+        if (!q) {
+          queues.set(key, (q = { opts: { become, timeoutMs: opts?.timeoutMs }, waiting: [] }));
+          setImmediate(() => flush(key));
+        }
+        q.waiting.push({ command, resolve, reject });
+      });
     },
     execMany: conn.execMany?.bind(conn),
     usesSudo: conn.usesSudo?.bind(conn),

@@ -21,14 +21,6 @@ export interface ExecOptions {
    * module does the same). Everything else runs with LANG=C.
    */
   nodeLocale?: boolean;
-  /**
-   * The answer does not depend on the host that runs the command (a read-only query of a
-   * service by its explicit addresses): hosts of a run that ask for it while one of them is
-   * running it take that one's answer (see `coalescing` in ./batch.ts) if it is an answer about
-   * the service and not a failure of that host's own: by default if it exited 0, or as the
-   * function given says.
-   */
-  anyHost?: boolean | ((r: ExecResult) => boolean);
 }
 
 export interface WriteFileOptions {

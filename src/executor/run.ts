@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { Connection, ConnectionSettings, ExecResult } from '../connection/types.js';
+import type { Connection, ConnectionSettings } from '../connection/types.js';
 import { isProvisionError } from '../errors.js';
 import { selectHosts } from '../inventory/patterns.js';
 import type { Inventory } from '../inventory/types.js';
@@ -68,8 +68,6 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
   };
   const connections = new Map<string, Promise<HostState | undefined>>();
   const handshake = handshakeLimits(opts.forks);
-  // Calls whose answer is the same from any host (ExecOptions.anyHost), while one host runs them.
-  const anyHost = new Map<string, Promise<ExecResult>>();
   const open = (name: string) => {
     let p = connections.get(name);
     if (!p) {
@@ -85,19 +83,15 @@ export async function runPlaybook(inventory: Inventory, playbook: Playbook, opts
           firstConnectMs ??= performance.now();
           emit({ type: 'connect', host: name, ok: true, durationMs: timing.connectMs, attempts });
           const phase = (p: Phase) =>
-            coalescing(
-              conn,
-              (r) => {
-                if (p === 'facts') {
-                  timing.factRounds++;
-                  timing.factCommands += r.commands.length;
-                  timing.factsMs += r.durationMs;
-                } else if (p === 'apply') timing.applyRounds++;
-                else timing.verifyRounds++;
-                emit({ type: 'exec', host: name, phase: p, ...r });
-              },
-              anyHost,
-            );
+            coalescing(conn, (r) => {
+              if (p === 'facts') {
+                timing.factRounds++;
+                timing.factCommands += r.commands.length;
+                timing.factsMs += r.durationMs;
+              } else if (p === 'apply') timing.applyRounds++;
+              else timing.verifyRounds++;
+              emit({ type: 'exec', host: name, phase: p, ...r });
+            });
           const phases = { facts: phase('facts'), apply: phase('apply'), verify: phase('verify') };
           const st: HostState = { host, conn, phases, timing, predicted: [], probes: new Map() };
           states.set(name, st);

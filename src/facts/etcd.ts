@@ -105,25 +105,19 @@ export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
   },
 });
 
-/** `endpoint health -w json` as etcdctl prints it; undefined when it printed no such list. */
-function healthList(stdout: string): { endpoint?: string; health?: boolean; took?: string; error?: string }[] | undefined {
-  try {
-    const j = JSON.parse(stdout) as unknown;
-    return Array.isArray(j) ? (j as { endpoint?: string }[]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export const etcdHealth = defineFact<EtcdEndpointHealth[], EtcdQuery>({
   name: 'etcd_health',
   command: (q) => etcdctl(q, 'endpoint', 'health', '-w', 'json'),
-  // Exit 1 with a full JSON list is the normal "some endpoint unhealthy" answer, the same from
-  // any host; anything else (no etcdctl there, a certificate it lacks) is that host's own.
-  anyHost: (stdout, exitCode) => exitCode === 0 || (exitCode === 1 && (healthList(stdout)?.length ?? 0) > 0),
+  anyHost: true,
+  // Exit 1 with a full JSON list is the normal "some endpoint unhealthy" answer.
   parse(stdout, exitCode, { endpoints }, stderr = '') {
-    const list = healthList(stdout);
-    if (!list) {
+    let list: { endpoint?: string; health?: boolean; took?: string; error?: string }[] | undefined;
+    try {
+      list = JSON.parse(stdout);
+    } catch {
+      list = undefined;
+    }
+    if (!Array.isArray(list)) {
       const error = etcdError(stderr, exitCode);
       return endpoints.map((endpoint) => ({ endpoint, healthy: false, took: '', error }));
     }

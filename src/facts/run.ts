@@ -1,18 +1,10 @@
-import type { Connection, ExecResult } from '../connection/types.js';
+import type { Connection } from '../connection/types.js';
 import type { Step } from '../plan/types.js';
 import { UNKNOWABLE, type FactDef } from './types.js';
 
 /** Probe a fact on a live connection: one round trip. */
 export async function probeFact<T, A>(conn: Connection, def: FactDef<T, A>, args: A): Promise<T> {
-  const anyHost =
-    typeof def.anyHost === 'function'
-      ? (
-          (f) => (r: ExecResult) =>
-            f(r.stdout, r.exitCode)
-        )(def.anyHost)
-      : def.anyHost;
-  const o = { ...(def.become ? { become: true } : {}), ...(anyHost ? { anyHost } : {}) };
-  const r = await conn.exec(def.command(args), def.become || def.anyHost ? o : undefined);
+  const r = await conn.exec(def.command(args), def.become ? { become: true } : undefined);
   return def.parse(r.stdout, r.exitCode, args, r.stderr);
 }
 

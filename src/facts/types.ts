@@ -31,13 +31,11 @@ export interface FactDef<T, A = void> {
   /** Run the probe with sudo even when the host's become is off. */
   become?: boolean;
   /**
-   * The answer is the same whichever host asks (a query of a cluster by its members' explicit
-   * addresses): hosts of a run asking at the same time share one call (ExecOptions.anyHost),
-   * and since any host's step may change it, a host keeps it cached only while no step has been
-   * applied anywhere in the run. A function says which results of another host are such an
-   * answer (default: those that exited 0), and not a failure of that host's own.
+   * The answer is about the whole cluster (a query of its members by their explicit addresses),
+   * which any host's step may change: a host keeps it cached only while no step has been applied
+   * anywhere in the run.
    */
-  anyHost?: boolean | ((stdout: string, exitCode: number) => boolean);
+  anyHost?: boolean;
   /**
    * Pure: the fact after `earlier` steps (predicted, not run) on a host where it was probed
    * as `probed`. Absent or `undefined`: the steps do not touch it.

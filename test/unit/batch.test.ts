@@ -139,54 +139,6 @@ describe('coalescing', () => {
     expect(h.singles).toEqual(['echo 4']);
   });
 
-  it('a call marked anyHost that another host of the run is running takes its answer, if it succeeded', async () => {
-    const shared = new Map<string, Promise<ExecResult>>();
-    const ran: string[] = [];
-    let answer = { exitCode: 0, stdout: 'members' };
-    const host = (name: string) => {
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      const fake = new FakeConnection(name, (cmd) => (ran.push(`${name}: ${cmd}`), cmd === 'list' ? answer : { stdout: name }));
-      const slow: Connection = {
-        ...fake,
-        host: name,
-        exec: async (c, o) => (await gate, fake.exec(c, o)),
-        readFile: (p) => fake.readFile(p),
-        writeFile: (p, c) => fake.writeFile(p, c),
-        close: () => fake.close(),
-      };
-      return { conn: coalescing(slow, undefined, shared), release };
-    };
-    const [a, b] = [host('a'), host('b')];
-    const pa = a.conn.exec('list', { anyHost: true });
-    await new Promise((r) => setImmediate(r));
-    const pb = b.conn.exec('list', { anyHost: true });
-    const pbOwn = b.conn.exec('hostname'); // not marked: always its own
-    a.release();
-    b.release();
-    expect((await pa).stdout).toBe('members');
-    expect((await pb).stdout).toBe('members');
-    expect((await pbOwn).stdout).toBe('b');
-    expect(ran.sort()).toEqual(['a: list', 'b: hostname']);
-    // Only while it runs: a later ask runs again.
-    ran.length = 0;
-    await b.conn.exec('list', { anyHost: true });
-    expect(ran).toEqual(['b: list']);
-    // A failure on the other host (etcdctl not installed there yet) is not taken: b runs its own.
-    ran.length = 0;
-    answer = { exitCode: 127, stdout: '' };
-    const [c, d] = [host('c'), host('d')];
-    const pc = c.conn.exec('list', { anyHost: true });
-    await new Promise((r) => setImmediate(r));
-    const pd = d.conn.exec('list', { anyHost: true });
-    c.release();
-    await pc;
-    answer = { exitCode: 0, stdout: 'members' };
-    d.release();
-    expect((await pd).stdout).toBe('members');
-    expect(ran).toEqual(['c: list', 'd: list']);
-  });
-
   it('without execMany (a connection that cannot batch) every call runs as it is', async () => {
     const fake = new FakeConnection('f', (cmd) => ({ stdout: cmd }));
     const rounds: RoundTrip[] = [];

@@ -414,26 +414,6 @@ describe('etcd ids', () => {
   });
 });
 
-describe("answers of the whole cluster that one host may take from another's run (anyHost)", () => {
-  it("etcd health: a full list is an answer, even with an endpoint down (exit 1); no list is that host's own failure", () => {
-    const answer = etcdHealth.anyHost as (stdout: string, exitCode: number) => boolean;
-    const list = JSON.stringify([
-      { endpoint: 'http://10.0.0.1:2379', health: true, took: '2ms' },
-      { endpoint: 'http://10.0.0.2:2379', health: false, took: '5s', error: 'context deadline exceeded' },
-    ]);
-    expect(answer(list, 0)).toBe(true);
-    expect(answer(list, 1)).toBe(true);
-    expect(answer('', 127)).toBe(false); // no etcdctl on that host
-    expect(answer('', 1)).toBe(false); // a certificate it lacks: nothing on stdout
-    expect(answer('[]', 1)).toBe(false);
-    expect(answer('{"not":"a list"}', 1)).toBe(false);
-  });
-
-  it('etcd member list: only a success (exit 0) is taken', () => {
-    expect(etcdMembers.anyHost).toBe(true);
-  });
-});
-
 const fileStep = (path: string, after: string): Step => ({
   kind: 'file',
   description: '',
