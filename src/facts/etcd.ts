@@ -32,11 +32,14 @@ export interface EtcdEndpointHealth {
   error?: string;
 }
 
-/** `env` makes the API variable part of the argv, so the whole command is quoted as one. */
+/**
+ * The API version is set by a shell assignment before the command (etcdctl before 3.4 speaks
+ * v2 by default), not through env(1): one process fewer per query. Every command reaches a
+ * shell (the login shell, or sh -c under sudo), and no caller puts a command word before it.
+ */
 export const etcdctl = ({ endpoints, tls, dialTimeout }: EtcdQuery, ...rest: string[]): string =>
+  'ETCDCTL_API=3 ' +
   shellJoin([
-    'env',
-    'ETCDCTL_API=3',
     'etcdctl',
     `--endpoints=${endpoints.join(',')}`,
     ...(dialTimeout ? [`--dial-timeout=${dialTimeout}`] : []),

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { shellJoin } from '../connection/quote.js';
 import type { Step } from '../plan/types.js';
 import { defineFact, UNKNOWABLE, type Unknowable } from './types.js';
-import { probeFailed, SH_ABSENT } from './util.js';
+import { inlineScript, probeFailed, SH_ABSENT } from './util.js';
 
 export const MAX_CONTENT = 1024 * 1024;
 
@@ -55,7 +54,7 @@ function typeOf(words: string | undefined, rawHex: string | undefined): 'file' |
 
 export const file = defineFact<FileFact, { path: string }>({
   name: 'file',
-  command: ({ path }) => shellJoin(['sh', '-c', SCRIPT, 'sh', path]),
+  command: ({ path }) => inlineScript(SCRIPT, path),
   parse(stdout, exitCode, { path }, stderr) {
     if (exitCode !== 0) throw probeFailed(`file(${path})`, exitCode, stderr);
     if (stdout === 'absent\n') return { exists: false };

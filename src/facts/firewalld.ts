@@ -1,6 +1,5 @@
-import { shellJoin } from '../connection/quote.js';
 import { defineFact } from './types.js';
-import { probeFailed } from './util.js';
+import { inlineScript, probeFailed } from './util.js';
 
 /** firewalld on a host, and the ports open in one zone (default: the default zone). */
 export type Firewalld =
@@ -26,7 +25,7 @@ printf 'permanent %s\\n' "$(firewall-cmd --permanent --zone="$z" --list-ports)" 
 export const firewalld = defineFact<Firewalld, { zone?: string }>({
   name: 'firewalld',
   become: true,
-  command: ({ zone }) => shellJoin(['sh', '-c', SCRIPT, 'sh', zone ?? '']),
+  command: ({ zone }) => inlineScript(SCRIPT, zone ?? ''),
   parse(stdout, exitCode, { zone }, stderr) {
     const what = `firewalld(${zone ?? 'default zone'})`;
     if (exitCode !== 0) throw probeFailed(what, exitCode, stderr, stdout);

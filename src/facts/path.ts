@@ -1,7 +1,6 @@
-import { shellJoin } from '../connection/quote.js';
 import { predictPath } from './file.js';
 import { defineFact, UNKNOWABLE } from './types.js';
-import { probeFailed, SH_ABSENT } from './util.js';
+import { inlineScript, probeFailed, SH_ABSENT } from './util.js';
 
 const SCRIPT = `p=$1
 if [ -e "$p" ] || [ -L "$p" ]; then echo present; exit 0; fi
@@ -9,7 +8,7 @@ ${SH_ABSENT}`;
 
 export const pathExists = defineFact<boolean, { path: string }>({
   name: 'path_exists',
-  command: ({ path }) => shellJoin(['sh', '-c', SCRIPT, 'sh', path]),
+  command: ({ path }) => inlineScript(SCRIPT, path),
   parse(stdout, exitCode, { path }, stderr) {
     const out = stdout.trim();
     if (exitCode === 0 && (out === 'present' || out === 'absent')) return out === 'present';

@@ -1,3 +1,4 @@
+import { shellJoin } from '../connection/quote.js';
 import { ProvisionError } from '../errors.js';
 import type { Effect, Step } from '../plan/types.js';
 
@@ -19,3 +20,11 @@ export const SH_ABSENT = `d=$p
 while :; do d=$(dirname -- "$d"; echo x); d=\${d%??}; [ -e "$d" ] || [ "$d" = / ] || [ "$d" = . ] && break; done
 if [ -x "$d" ]; then echo absent; exit 0; fi
 echo "cannot tell whether it exists: $d is not searchable (needs become?)" >&2; exit 3`;
+
+/**
+ * A probe's shell script with its arguments ($1...), as one command that the shell it reaches
+ * runs itself (the login shell, a batch's subshell, or sh -c under sudo), rather than through a
+ * new `sh -c`: one process fewer per probe. A fact's command always runs alone (facts/run.ts),
+ * never inside a larger command, so the script's `exit` ends the probe and nothing else.
+ */
+export const inlineScript = (script: string, ...args: string[]): string => `set -- ${shellJoin(args)}\n${script}`;

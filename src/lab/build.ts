@@ -87,6 +87,9 @@ SSHD
 systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \\
   e2scrub_reap.service fstrim.timer getty@tty1.service systemd-timesyncd.service >/dev/null 2>&1 || true
 systemctl enable ssh >/dev/null
+# CentOS's sshd PAM stack prints no dynamic motd; Debian's runs /etc/update-motd.d at each login
+# (run-parts, uname: processes on every connection a CentOS node does not start).
+sed -i '/pam_motd/d' /etc/pam.d/sshd /etc/pam.d/login
 # No dnf cache: a cached copy of the lab repository's metadata goes stale when it is rebuilt.
 rm -rf /var/cache/dnf/* /var/cache/apt/archives/*.deb /var/lib/apt/lists/*
 `;

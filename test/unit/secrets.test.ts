@@ -142,7 +142,7 @@ async function runWith(check: boolean, verbose: number, diff: boolean) {
     a: host('a', () => false, { '/etc/provision/secret.conf': `${S.oldSecret}\n` }),
     b: host('b', () => true),
     // c: writes of new files fail (a real run), and so does reading the second file (--check too).
-    c: host('c', (cmd) => /^(mkdir|systemctl)/.test(cmd) || cmd.endsWith('/etc/provision/db.conf')),
+    c: host('c', (cmd) => /^(mkdir|systemctl)/.test(cmd) || cmd === fileFact.command({ path: '/etc/provision/db.conf' })),
   };
   const settingsSeen: ConnectionSettings[] = [];
   let terminal = '';

@@ -170,7 +170,7 @@ describe('etcd_config: a new member joins the live cluster', () => {
     const add = plan.steps[0]!;
     expect(add.kind === 'command' && add.command).toBe(
       retryWhileUnhealthy(
-        `env ETCDCTL_API=3 etcdctl --endpoints=${['etcd0', 'etcd1', 'etcd2'].map(client).join(',')} member add etcd3 --peer-urls=${peer('etcd3')} --learner`,
+        `ETCDCTL_API=3 etcdctl --endpoints=${['etcd0', 'etcd1', 'etcd2'].map(client).join(',')} member add etcd3 --peer-urls=${peer('etcd3')} --learner`,
       ),
     );
     const conf = plan.steps[1]!;
@@ -220,8 +220,8 @@ describe('etcd_config: a member whose data directory was lost (--replace-lost-me
     const eps = `--endpoints=${['etcd0', 'etcd1'].map(client).join(',')}`;
     const commands = plan.steps.filter((s) => s.kind === 'command').map((s) => s.kind === 'command' && s.command);
     expect(commands.slice(0, 2)).toEqual([
-      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl ${eps} member remove id2`),
-      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl ${eps} member add etcd2 --peer-urls=${peer('etcd2')}`),
+      retryWhileUnhealthy(`ETCDCTL_API=3 etcdctl ${eps} member remove id2`),
+      retryWhileUnhealthy(`ETCDCTL_API=3 etcdctl ${eps} member add etcd2 --peer-urls=${peer('etcd2')}`),
     ]);
   });
 });
@@ -278,7 +278,7 @@ describe('etcd_remove_members and etcd_retire', () => {
     ]);
     const remove = plan.steps[0]!;
     expect(remove.kind === 'command' && remove.command).toBe(
-      retryWhileUnhealthy(`env ETCDCTL_API=3 etcdctl --endpoints=${keep.map(client).join(',')} member remove id3`),
+      retryWhileUnhealthy(`ETCDCTL_API=3 etcdctl --endpoints=${keep.map(client).join(',')} member remove id3`),
     );
     const other = await planOf(etcdRemoveMembersOp, {}, { host: 'etcd1', cluster, facts: facts(all) });
     expect(other.plan.steps).toEqual([]);

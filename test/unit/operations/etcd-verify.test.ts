@@ -65,17 +65,17 @@ function host(rounds: { list?: FakeCommandResult; health?: FakeCommandResult }[]
     const r = rounds[Math.min(i, rounds.length - 1)]!;
     if (cmd.includes(' member list ')) {
       expect(cmd).toBe(
-        'env ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379,http://10.88.0.11:2379,http://10.88.0.12:2379 --dial-timeout=1s member list -w json',
+        'ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379,http://10.88.0.11:2379,http://10.88.0.12:2379 --dial-timeout=1s member list -w json',
       );
       listed++;
       return r.list ?? { stdout: memberList(ALL) };
     }
     if (cmd.includes(' endpoint health ')) {
-      expect(cmd).toBe('env ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379,http://10.88.0.11:2379,http://10.88.0.12:2379 endpoint health -w json');
+      expect(cmd).toBe('ETCDCTL_API=3 etcdctl --endpoints=http://10.88.0.10:2379,http://10.88.0.11:2379,http://10.88.0.12:2379 endpoint health -w json');
       if (listed > i) i++;
       return r.health ?? { stdout: health() };
     }
-    if (cmd.startsWith('sh -c ')) return { stdout: `regular file|644|root|root|${conf.length}\n${sha256(conf)}\n--provision-content--\n${conf}` };
+    if (cmd.startsWith('set -- ')) return { stdout: `regular file|644|root|root|${conf.length}\n${sha256(conf)}\n--provision-content--\n${conf}` };
     throw new Error(`unexpected command ${cmd}`);
   });
 }
