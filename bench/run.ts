@@ -94,12 +94,28 @@ function memPerNodeMb(eng: lab.LabEngine = lab.engine()): { mean: number; nodes:
   return { mean: sums.reduce((a, b) => a + b, 0) / Math.max(1, sums.length), nodes: sums.length };
 }
 
-/** Runs the real CLI; returns wall time, exit code, output and the CLI's own peak RSS. */
+/**
+ * CPU time the whole machine has spent busy so far (all cores; /proc/stat's user, nice, system,
+ * irq, softirq and steal), in ms. On the lab, the nodes (sshd, the probes, etcd) share the
+ * controller's cores: a run's wall time cannot go below its machine CPU divided by the cores.
+ */
+function machineBusyMs(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / TICKS;
+}
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CORES = os.cpus().length;
+/** `machine CPU median 2.05 s (...); wall at least 1.03 s on 2 cores` */
+const machineLine = (cpu: number[]) => `machine CPU ${spread(cpu)}; wall at least ${secs(median(cpu) / CORES)} on ${CORES} cores`;
+
+/** Runs the real CLI; returns wall time, exit code, output, the CLI's own peak RSS and the machine's CPU meanwhile. */
 function cli(
   argv: string[],
   bin = process.env.BENCH_PROVISION_BIN ?? path.join(projectRoot, 'bin/provision.js'),
-): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }> {
+): Promise<{ ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number; machineCpuMs: number }> {
   return new Promise((resolve) => {
+    const busy0 = machineBusyMs();
     const t0 = performance.now();
     // BENCH_PROVISION_BIN: another build to compare with (a copy of an earlier bin/ and dist/).
     const child = spawn(process.execPath, [bin, ...argv], {
@@ -117,7 +133,8 @@ function cli(
       } catch {
         // not --json
       }
-      resolve({ ms: performance.now() - t0, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, firstConnectMs });
+      const ms = performance.now() - t0;
+      resolve({ ms, code: code ?? 1, out: out + err, peakMb: peak ? Number(peak[1]) / 1024 : NaN, firstConnectMs, machineCpuMs: machineBusyMs() - busy0 });
     });
   });
 }
@@ -233,6 +250,7 @@ async function benchHosts61() {
   const converge: number[] = [];
   const rerun: number[] = [];
   const cpu: number[] = [];
+  const machine: { converge: number[]; rerun: number[] } = { converge: [], rerun: [] };
   const runs = Math.max(1, Math.min(RUNS, 3));
   for (let i = 0; i < runs; i++) {
     // Bare nodes again: a new lab (resetting 61 nodes one by one takes longer than bringing them up).
@@ -243,6 +261,7 @@ async function benchHosts61() {
     const c = await cli(argv);
     if (c.code !== 0) throw new Error(`converge of ${n} hosts exited ${c.code}:\n${c.out.slice(-3000)}`);
     converge.push(c.ms);
+    machine.converge.push(c.machineCpuMs);
     console.log(`  converge ${i + 1}: ${secs(c.ms)}`);
     for (let j = 0; j < runs; j++) {
       const r = await cli(argv);
@@ -251,6 +270,7 @@ async function benchHosts61() {
       const changed = Object.values(recap).filter((h) => h.changed > 0).length;
       if (changed) console.log(`  (this no-change run changed something on ${changed} hosts)`);
       rerun.push(r.ms);
+      machine.rerun.push(r.machineCpuMs);
       console.log(`  no-change ${i + 1}.${j + 1}: ${secs(r.ms)}`);
       const m = /cpu-ms=(\d+)/.exec(r.out);
       if (m) cpu.push(Number(m[1]));
@@ -260,6 +280,7 @@ async function benchHosts61() {
   console.log(
     `no-change, ${n} hosts: ${spread(rerun)}   (target: < 4 s)${cpu.length ? `; controller CPU ${spread(cpu, (x) => `${(x / 1000).toFixed(2)} s`)}` : ''}`,
   );
+  console.log(`converge, ${n} hosts:  ${machineLine(machine.converge)}\nno-change, ${n} hosts: ${machineLine(machine.rerun)}`);
   ratios.push(`no-change / converge (${n} lab hosts): ${(median(rerun) / median(converge)).toFixed(2)}`);
   fs.rmSync(dir, { recursive: true, force: true });
   await lab.down();
@@ -279,15 +300,16 @@ async function benchProvision() {
   await lab.up({ nodes: 3 });
   // The lab instance's own inventory (PROVISION_LAB_INSTANCE): inventories/lab.yaml is instance 0's.
   const inv = lab.labFiles.inventory;
-  const rows: Record<string, { ms: number[]; peak: number[]; first: number[] }> = {
-    converge: { ms: [], peak: [], first: [] },
-    rerun: { ms: [], peak: [], first: [] },
-    check: { ms: [], peak: [], first: [] },
+  const rows: Record<string, { ms: number[]; peak: number[]; first: number[]; cpu: number[] }> = {
+    converge: { ms: [], peak: [], first: [], cpu: [] },
+    rerun: { ms: [], peak: [], first: [], cpu: [] },
+    check: { ms: [], peak: [], first: [], cpu: [] },
   };
-  const record = (k: string, r: { ms: number; code: number; out: string; peakMb: number; firstConnectMs?: number }) => {
+  const record = (k: string, r: Awaited<ReturnType<typeof cli>>) => {
     if (r.code !== 0) throw new Error(`${k} exited ${r.code}:\n${r.out}`);
     rows[k]!.ms.push(r.ms);
     rows[k]!.peak.push(r.peakMb);
+    rows[k]!.cpu.push(r.machineCpuMs);
     if (r.firstConnectMs !== undefined) rows[k]!.first.push(r.firstConnectMs);
   };
   for (let i = 0; i < RUNS; i++) {
@@ -311,6 +333,7 @@ async function benchProvision() {
   };
   for (const [k, v] of Object.entries(rows)) {
     console.log(`${names[k]!.padEnd(28)} ${spread(v.ms)}; peak memory ${Math.max(...v.peak).toFixed(0)} MB   (target ${targets[k]})`);
+    console.log(`${''.padEnd(28)} ${machineLine(v.cpu)}`);
   }
   if (rows.rerun!.first.length) console.log(`${'no-change: first connection'.padEnd(28)} ${spread(rows.rerun!.first)} after the process started`);
   console.log(`${'provision --help'.padEnd(28)} ${spread(help)}   (target < 0.15 s)`);
@@ -522,9 +545,10 @@ async function benchCompare() {
   await lab.up({ nodes: 3 });
   const inv = lab.labFiles.inventory;
   const mine = path.join(projectRoot, 'bin/provision.js');
-  const ok = async (argv: string[], bin: string) => {
+  const ok = async (argv: string[], bin: string, cpu: number[]) => {
     const r = await cli(argv, bin);
     if (r.code !== 0) throw new Error(`${argv.join(' ')} (${bin}) exited ${r.code}:\n${r.out}`);
+    cpu.push(r.machineCpuMs);
     return r.ms;
   };
   if ((await cli([inv], mine)).code !== 0) throw new Error('the lab does not converge');
@@ -536,13 +560,16 @@ async function benchCompare() {
   for (const [name, argv] of kinds) {
     const a: number[] = [];
     const b: number[] = [];
+    const cpuA: number[] = [];
+    const cpuB: number[] = [];
     for (let i = 0; i < Math.max(RUNS, 8); i++) {
-      a.push(await ok(argv, base));
-      b.push(await ok(argv, mine));
+      a.push(await ok(argv, base, cpuA));
+      b.push(await ok(argv, mine, cpuB));
     }
     const paired = median(b.map((x, i) => x / a[i]!));
+    const pad = ''.padEnd(18);
     console.log(
-      `${name.padEnd(18)} before ${spread(a)}\n${''.padEnd(18)} after  ${spread(b)}\n${''.padEnd(18)} after/before, median of pairs: ${paired.toFixed(2)}`,
+      `${name.padEnd(18)} before ${spread(a)}\n${pad}        ${machineLine(cpuA)}\n${pad} after  ${spread(b)}\n${pad}        ${machineLine(cpuB)}\n${pad} after/before, median of pairs: ${paired.toFixed(2)}`,
     );
   }
 }
