@@ -10,7 +10,7 @@ import type { connect } from '../connection/ssh.js';
 import { isProvisionError } from '../errors.js';
 import { projectRoot } from '../lab/topology.js';
 import { printable } from '../util/printable.js';
-import { DISCOVERY_TOKEN_PATTERN } from '../discovery/token.js';
+import { DISCOVERY_TOKEN_PATTERN } from '../discovery/token-pattern.js';
 import { COMMON_OPTIONS, COMMON_USAGE, type CommonValues } from './common-options.js';
 import { redactingIO } from './redact.js';
 import { commandOf } from './route.js';

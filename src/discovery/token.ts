@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ProvisionError } from '../errors.js';
 import type { ClusterSpec, Inventory } from '../inventory/types.js';
 import type { RedactRules } from '../report/redact.js';
+import { DISCOVERY_TOKEN_PATTERN } from './token-pattern.js';
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -30,11 +31,7 @@ export interface DiscoveryTokenInfo {
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
-/**
- * A discovery token is a capability: whoever has its URL can register a member under it (and
- * spoil the bootstrap). Output shows `.../v2/keys/discovery/<hidden>`, like a password.
- */
-export const DISCOVERY_TOKEN_PATTERN = /(\/v2\/keys\/discovery\/)[^\s"'/?#&;,)\]}<>]+/g;
+export { DISCOVERY_TOKEN_PATTERN };
 
 /** What run output must hide for this inventory: passwords, and discovery tokens however given. */
 export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): RedactRules {
