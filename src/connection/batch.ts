@@ -1,6 +1,6 @@
 /**
  * Several read-only commands in one round trip: one remote shell runs them one after the other
- * (each in its own subshell, stdin from /dev/null) and frames each one's stdout on stdout and
+ * (each in its own subshell, or for a probeScript in the shell itself; stdin from /dev/null) and frames each one's stdout on stdout and
  * its stderr on stderr between marker lines that carry a random boundary (as MIME multipart
  * does) and the exit status. No temporary files and no helper processes: on a loaded host every
  * extra process costs. One channel and one round trip instead of N.
@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProvisionError } from '../errors.js';
+import { shellJoin } from './quote.js';
 import type { Connection, ExecOptions, ExecResult } from './types.js';
 
 export interface Batch {
@@ -22,12 +23,24 @@ export interface Batch {
   boundary: string;
 }
 
+const PROBE_FN = 'provision_probe';
+
+/**
+ * A probe's shell script and its arguments ($1...) as one command: a shell function, defined and
+ * called, run by the shell the command reaches (the login shell, or sh -c under sudo) rather than
+ * by a new `sh -c`. The script ends with `return`, never `exit`, and sets only its own variables,
+ * so a batch runs it in its own shell without a subshell: no process at all for the probe's
+ * own logic, only for the programs it calls.
+ */
+export const probeScript = (script: string, ...args: string[]): string => `${PROBE_FN}() {\n${script}\n}\n${PROBE_FN} ${shellJoin(args)}`;
+
 /** The shell script that runs `commands` in turn and frames their results. */
 export function batchScript(commands: readonly string[], boundary = `provision-batch-${randomBytes(12).toString('hex')}`): Batch {
   const lines = commands.map(
     (c, i) =>
       `printf '%s\\n' '${boundary} ${i}'; printf '%s\\n' '${boundary} ${i}' >&2\n` +
-      `(\n${c}\n) </dev/null\n` +
+      // Any other command runs in a subshell: its exit, cd or set cannot reach the next one.
+      (c.startsWith(`${PROBE_FN}() {\n`) ? `{\n${c}\n} </dev/null\n` : `(\n${c}\n) </dev/null\n`) +
       `printf '\\n%s %s\\n' '${boundary} ${i} exit' "$?"; printf '\\n%s\\n' '${boundary} ${i} end' >&2`,
   );
   return { script: lines.join('\n'), boundary };

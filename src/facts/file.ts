@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { probeScript } from '../connection/batch.js';
 import type { Step } from '../plan/types.js';
 import { defineFact, UNKNOWABLE, type Unknowable } from './types.js';
-import { inlineScript, probeFailed, SH_ABSENT } from './util.js';
+import { probeFailed, SH_ABSENT } from './util.js';
 
 export const MAX_CONTENT = 1024 * 1024;
 
@@ -32,15 +33,15 @@ const SCRIPT = `p=$1
 if [ ! -e "$p" ] && [ ! -L "$p" ]; then
 ${SH_ABSENT}
 fi
-s=$(stat -c '%F|%a|%U|%G|%s|%f' -- "$p") || exit 2
+s=$(stat -c '%F|%a|%U|%G|%s|%f' -- "$p") || return 2
 printf '%s\\n' "$s"
 case $(( 0x\${s##*|} & 61440 )) in
-40960) printf '%s\\n' '${MARK}'; readlink -- "$p" || exit 2 ;;
+40960) printf '%s\\n' '${MARK}'; readlink -- "$p" || return 2 ;;
 32768)
-  h=$(sha256sum < "$p") || exit 2
+  h=$(sha256sum < "$p") || return 2
   printf '%s\\n' "\${h%% *}"
   z=\${s%|*}
-  if [ "\${z##*|}" -le ${MAX_CONTENT} ]; then printf '%s\\n' '${MARK}'; cat -- "$p" || exit 2; fi ;;
+  if [ "\${z##*|}" -le ${MAX_CONTENT} ]; then printf '%s\\n' '${MARK}'; cat -- "$p" || return 2; fi ;;
 esac`;
 
 /** S_IFMT bits of a raw mode -> the fact's type. */
@@ -54,7 +55,7 @@ function typeOf(words: string | undefined, rawHex: string | undefined): 'file' |
 
 export const file = defineFact<FileFact, { path: string }>({
   name: 'file',
-  command: ({ path }) => inlineScript(SCRIPT, path),
+  command: ({ path }) => probeScript(SCRIPT, path),
   parse(stdout, exitCode, { path }, stderr) {
     if (exitCode !== 0) throw probeFailed(`file(${path})`, exitCode, stderr);
     if (stdout === 'absent\n') return { exists: false };

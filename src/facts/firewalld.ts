@@ -1,5 +1,6 @@
+import { probeScript } from '../connection/batch.js';
 import { defineFact } from './types.js';
-import { inlineScript, probeFailed } from './util.js';
+import { probeFailed } from './util.js';
 
 /** firewalld on a host, and the ports open in one zone (default: the default zone). */
 export type Firewalld =
@@ -14,18 +15,18 @@ export type Firewalld =
 
 // Inactive is decided by systemd, without starting firewall-cmd (a Python program): the usual
 // case, a host without firewalld running, stays as cheap as one systemctl call.
-const SCRIPT = `command -v firewall-cmd >/dev/null 2>&1 || { echo absent; exit 0; }
-systemctl is-active --quiet firewalld.service || { echo inactive; exit 0; }
-firewall-cmd --state >/dev/null 2>&1 || { echo inactive; exit 0; }
-z=\${1:-$(firewall-cmd --get-default-zone)} || exit 2
+const SCRIPT = `command -v firewall-cmd >/dev/null 2>&1 || { echo absent; return 0; }
+systemctl is-active --quiet firewalld.service || { echo inactive; return 0; }
+firewall-cmd --state >/dev/null 2>&1 || { echo inactive; return 0; }
+z=\${1:-$(firewall-cmd --get-default-zone)} || return 2
 printf 'active %s\\n' "$z"
-printf 'runtime %s\\n' "$(firewall-cmd --zone="$z" --list-ports)" || exit 2
-printf 'permanent %s\\n' "$(firewall-cmd --permanent --zone="$z" --list-ports)" || exit 2`;
+printf 'runtime %s\\n' "$(firewall-cmd --zone="$z" --list-ports)" || return 2
+printf 'permanent %s\\n' "$(firewall-cmd --permanent --zone="$z" --list-ports)" || return 2`;
 
 export const firewalld = defineFact<Firewalld, { zone?: string }>({
   name: 'firewalld',
   become: true,
-  command: ({ zone }) => inlineScript(SCRIPT, zone ?? ''),
+  command: ({ zone }) => probeScript(SCRIPT, zone ?? ''),
   parse(stdout, exitCode, { zone }, stderr) {
     const what = `firewalld(${zone ?? 'default zone'})`;
     if (exitCode !== 0) throw probeFailed(what, exitCode, stderr, stdout);

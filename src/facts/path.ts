@@ -1,14 +1,15 @@
+import { probeScript } from '../connection/batch.js';
 import { predictPath } from './file.js';
 import { defineFact, UNKNOWABLE } from './types.js';
-import { inlineScript, probeFailed, SH_ABSENT } from './util.js';
+import { probeFailed, SH_ABSENT } from './util.js';
 
 const SCRIPT = `p=$1
-if [ -e "$p" ] || [ -L "$p" ]; then echo present; exit 0; fi
+if [ -e "$p" ] || [ -L "$p" ]; then echo present; return 0; fi
 ${SH_ABSENT}`;
 
 export const pathExists = defineFact<boolean, { path: string }>({
   name: 'path_exists',
-  command: ({ path }) => inlineScript(SCRIPT, path),
+  command: ({ path }) => probeScript(SCRIPT, path),
   parse(stdout, exitCode, { path }, stderr) {
     const out = stdout.trim();
     if (exitCode === 0 && (out === 'present' || out === 'absent')) return out === 'present';

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { batchScript, coalescing, parseBatch, type RoundTrip } from '../../src/connection/batch.js';
+import { batchScript, coalescing, parseBatch, probeScript, type RoundTrip } from '../../src/connection/batch.js';
 import { shellJoin } from '../../src/connection/quote.js';
 import type { Connection, ExecResult } from '../../src/connection/types.js';
 import { FakeConnection } from '../helpers/fake-connection.js';
@@ -37,6 +37,27 @@ describe('batchScript and parseBatch, run by sh', () => {
     expect([...items[2]!.stdout]).toEqual([0, 1, 0xff, ...Buffer.from(' binary\n')]);
     expect(items[3]!.stdout.toString()).toBe('3 0 5 0\n');
     expect(items[4]!.stdout.length).toBe(0);
+  });
+
+  it('runs a probe script in the batch shell itself: its return ends the probe, not the batch; a failing one fails alone', () => {
+    const probe = (body: string, ...args: string[]) => probeScript(`p=$1\n${body}`, ...args);
+    const commands = [
+      probe('if [ "$p" = yes ]; then echo present; return 0; fi\necho never', 'yes'),
+      probe('echo "arg: $p" >&2; return 4', "it's $(echo hostile)"),
+      // The batch shell is still there, stdin still /dev/null, $1 not the probe's: the next commands run as before.
+      'echo "after: ${1-unset}"; cat',
+      probe('printf %s "$p"; cat', 'last'),
+      probe('exit 5'), // a probe script must return: an exit would end the batch, which the parser reports
+    ];
+    const r = runLocally(commands.slice(0, 4));
+    expect(r.status).toBe(0);
+    const items = r.items();
+    expect(items.map((i) => i.exitCode)).toEqual([0, 4, 0, 0]);
+    expect(items[0]!.stdout.toString()).toBe('present\n');
+    expect(items[1]!.stderr.toString()).toBe("arg: it's $(echo hostile)\n");
+    expect(items[2]!.stdout.toString()).toBe('after: unset\n');
+    expect(items[3]!.stdout.toString()).toBe('last');
+    expect(() => runLocally(commands).items()).toThrow(/ends early|no start of result/);
   });
 
   it("output that looks like another batch's framing is only output (the boundary is random)", () => {

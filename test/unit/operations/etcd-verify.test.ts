@@ -75,7 +75,7 @@ function host(rounds: { list?: FakeCommandResult; health?: FakeCommandResult }[]
       if (listed > i) i++;
       return r.health ?? { stdout: health() };
     }
-    if (cmd.startsWith('set -- ')) return { stdout: `regular file|644|root|root|${conf.length}\n${sha256(conf)}\n--provision-content--\n${conf}` };
+    if (cmd.startsWith('provision_probe() {')) return { stdout: `regular file|644|root|root|${conf.length}\n${sha256(conf)}\n--provision-content--\n${conf}` };
     throw new Error(`unexpected command ${cmd}`);
   });
 }
