@@ -39,7 +39,7 @@ import { projectRoot } from '../src/lab/topology.js';
 import { LAB_VARIANTS, variantFile, type LabVariant } from '../src/lab/inventory.js';
 import YAML from 'yaml';
 import { benchSim } from './sim.js';
-import { peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
+import { labLoginVars, peakMb, runScale, SCALE_CLUSTERS, SCALE_NODES, writeScaleInventories } from '../test/helpers/scale.js';
 
 const args = process.argv.slice(2);
 const parts = args.filter((a) => !a.startsWith('--'));
@@ -236,9 +236,7 @@ async function benchHosts61() {
     [
       'all:',
       '  vars:',
-      '    user: root',
-      `    key_file: ${lab.labFiles.privateKey}`,
-      `    known_hosts: ${lab.labFiles.knownHosts}`,
+      ...labLoginVars(),
       '    sim_dir: /var/tmp',
       '    bench_package: bind-utils',
       '  hosts:',

@@ -78,11 +78,12 @@ function dependsOnOthers(r: PollResult, self: string, members: Member[], runHost
 function queries(cluster: ClusterSpec, members: Member[], self: string) {
   const tls = etcdctlTls(cluster, self);
   const urls = new Map(members.map((m) => [m.name, memberUrls(cluster, m)]));
+  const endpoints = members.map((m) => urls.get(m.name)!.client);
   return {
     // The list through any member (the health below covers each one), asked as
     // etcd_remove_members asks it, so that a run's facts and its verification share one call.
-    list: { endpoints: members.map((m) => urls.get(m.name)!.client), tls, dialTimeout: '1s' } as EtcdQuery,
-    all: { endpoints: members.map((m) => urls.get(m.name)!.client), tls } as EtcdQuery,
+    list: { endpoints, tls, dialTimeout: '1s' } as EtcdQuery,
+    all: { endpoints, tls } as EtcdQuery,
     urls,
   };
 }

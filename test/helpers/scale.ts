@@ -11,6 +11,9 @@ import { provisionJson, type JsonRun } from './cli.js';
 export const SCALE_CLUSTERS = 10;
 export const SCALE_NODES = SCALE_CLUSTERS * 3;
 
+/** The lines under an inventory's `all: vars:` that log in to the lab's nodes as root. */
+export const labLoginVars = (): string[] => ['    user: root', `    key_file: ${lab.labFiles.privateKey}`, `    known_hosts: ${lab.labFiles.knownHosts}`];
+
 /** The inventory of cluster i (members etcd{3i}..etcd{3i+2}), written in dir. */
 export function writeScaleInventories(dir: string): string[] {
   const nodes = lab.topology(SCALE_NODES).filter((n) => n.role === 'etcd');
@@ -22,9 +25,7 @@ export function writeScaleInventories(dir: string): string[] {
       [
         'all:',
         '  vars:',
-        '    user: root',
-        `    key_file: ${lab.labFiles.privateKey}`,
-        `    known_hosts: ${lab.labFiles.knownHosts}`,
+        ...labLoginVars(),
         // 30 nodes and ten provisioners on 2 cores drove the load average to 20-37: an SSH
         // handshake then took more than the default 10 s, and the host was reported
         // unreachable. These catch a host that does not answer at all, not a slow one.
