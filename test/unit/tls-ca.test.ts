@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ClusterSpec } from '../../src/inventory/types.js';
 import { createRuntime } from '../../src/operations/runtime.js';
 import { ensureClusterCerts, memberSans, opensslConfig, parseSans, type CertHost } from '../../src/tls/ca.js';
@@ -159,6 +159,59 @@ describe('ensureClusterCerts (openssl)', () => {
 });
 
 describe('--check: certificates predicted without copying keys', () => {
+  /**
+   * Watches dir and every directory made under it, calling hit(path) on each event; the paths where it
+   * returned true are in seen. Node 20's { recursive: true } watcher throws an uncaught ENOENT when a
+   * directory is removed before it has scanned it (the prediction's temporary directories are), so
+   * this one watches each directory on its own and lets one vanish quietly.
+   */
+  const watchTree = (dir: string, hit: (path: string) => boolean) => {
+    const seen: string[] = [];
+    const watchers: FSWatcher[] = [];
+    const check = (path: string) => {
+      if (hit(path)) seen.push(path);
+    };
+    const add = (d: string) => {
+      let w: FSWatcher;
+      try {
+        w = watch(d, (_ev, name) => {
+          if (!name) return;
+          const path = join(d, name);
+          check(path);
+          if (unwatchedDir(path)) add(path);
+        });
+      } catch {
+        return; // gone before it could be watched
+      }
+      w.on('error', () => {});
+      watchers.push(w);
+      // What was made in d before the watch began.
+      let names: string[] = [];
+      try {
+        names = readdirSync(d);
+      } catch {
+        // gone already
+      }
+      for (const name of names) {
+        const path = join(d, name);
+        check(path);
+        if (unwatchedDir(path)) add(path);
+      }
+    };
+    const unwatchedDir = (path: string) => {
+      try {
+        if (!statSync(path).isDirectory() || watched.has(path)) return false;
+      } catch {
+        return false;
+      }
+      watched.add(path);
+      return true;
+    };
+    const watched = new Set<string>([dir]);
+    add(dir);
+    return { seen, close: () => watchers.forEach((w) => w.close()) };
+  };
+
   /** Every file under dir (recursively), with its content. */
   const filesUnder = (dir: string): Map<string, string> => {
     const out = new Map<string, string>();
@@ -167,6 +220,28 @@ describe('--check: certificates predicted without copying keys', () => {
     }
     return out;
   };
+
+  it('the watcher sees a secret written in a directory made while it watches, and a removed directory does not upset it', async () => {
+    const top = mkdtempSync(join(root, 'watch-'));
+    const watcher = watchTree(top, (path) => {
+      try {
+        return readFileSync(path, 'utf8').includes('SECRET');
+      } catch {
+        return false;
+      }
+    });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const d = mkdtempSync(join(top, 'gone-'));
+        rmSync(d, { recursive: true });
+      }
+      const sub = mkdtempSync(join(top, 'sub-'));
+      writeFileSync(join(sub, 'key'), 'SECRET\n');
+      await vi.waitFor(() => expect(watcher.seen).toContain(join(sub, 'key')), { timeout: 30_000, interval: 20 });
+    } finally {
+      watcher.close();
+    }
+  });
 
   it('a missing member certificate is predicted as made; the CA key is never copied, the real directory is untouched, nothing is left', async () => {
     const dir = join(root, 'check-no-copy');
@@ -179,14 +254,13 @@ describe('--check: certificates predicted without copying keys', () => {
     const private_tmp = mkdtempSync(join(root, 'tmpdir-'));
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = private_tmp;
-    const seen: string[] = [];
+    const marker = caKey.trim().split('\n')[1]!;
     // Watch the temporary directory while the prediction is made: no file there may ever hold the CA key.
-    const watcher = watch(private_tmp, { recursive: true }, (_ev, name) => {
-      if (!name) return;
+    const watcher = watchTree(private_tmp, (path) => {
       try {
-        if (readFileSync(join(private_tmp, name), 'utf8').includes(caKey.trim().split('\n')[1]!)) seen.push(name);
+        return readFileSync(path, 'utf8').includes(marker);
       } catch {
-        // a directory, or gone already
+        return false; // a directory, or gone already
       }
     });
     try {
@@ -210,7 +284,7 @@ describe('--check: certificates predicted without copying keys', () => {
       process.env.TMPDIR = saved;
       if (saved === undefined) delete process.env.TMPDIR;
     }
-    expect(seen).toEqual([]);
+    expect(watcher.seen).toEqual([]);
     expect(filesUnder(dir)).toEqual(before);
     expect(mode(join(dir, 'etcd0.key'))).toBe(0o640);
     expect(readdirSync(private_tmp)).toEqual([]);
