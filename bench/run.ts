@@ -16,7 +16,8 @@
  *               nothing to change (wall time, CPU ms and MB per host, peak memory)
  *   backup:     provision backup and provision restore (after every member lost its data) of
  *               a 3-member static cluster holding 10,000 keys
- *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns
+ *   compare:    (only when named) this build against BENCH_BASELINE_BIN, by turns; and the floor
+ *               under any run (Node's start; Node, ssh2, one connection and one command)
  *   hosts61:    (only when named: a 62-node lab) 61 hosts in one inventory and one process,
  *               --forks 61: a package, a file and a guarded command on each; converge and no-change
  *   lab100:     (only when named: several minutes on 2 cores) `lab up --nodes 100` (101 nodes
@@ -570,6 +571,19 @@ async function benchCompare() {
       `${name.padEnd(18)} before ${spread(a)}\n${pad}        ${machineLine(cpuA)}\n${pad} after  ${spread(b)}\n${pad}        ${machineLine(cpuB)}\n${pad} after/before, median of pairs: ${paired.toFixed(2)}`,
     );
   }
+  // What no run that starts a process and opens a fresh connection can go below, measured
+  // now: Node alone, and Node + ssh2 + one connection + one command (bench/floor.mjs).
+  const node = lab.topology(3).find((x) => x.role === 'etcd')!;
+  const floorArgv = [node.address, lab.labFiles.privateKey, lab.labFiles.knownHosts];
+  const nodeOnly: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 8); i++) {
+    nodeOnly.push(await ok(['--node-only'], path.join(projectRoot, 'bench/floor.mjs'), []));
+    floor.push(await ok(floorArgv, path.join(projectRoot, 'bench/floor.mjs'), []));
+  }
+  console.log(
+    `${'floor'.padEnd(18)} Node starting alone: ${spread(nodeOnly)}\n${''.padEnd(18)} Node, ssh2, one connection to ${node.name} and \`true\` (bench/floor.mjs): ${spread(floor)}`,
+  );
 }
 
 async function benchSimulated() {
