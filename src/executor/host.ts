@@ -145,12 +145,12 @@ async function flushHandlers(run: HostRun, pending: Set<string>): Promise<HostOu
 }
 
 /**
- * Reads a fact through the host's probe cache. A fact of the whole cluster (FactDef.anyHost:
+ * Reads a fact through the host's probe cache. A fact of the whole cluster (FactDef.clusterWide:
  * the same answer from any host) is changed by the steps of every host, not only this one's:
  * it is cached only while no step has been applied anywhere in the run.
  */
 function cachedProbe<T, A>(state: HostState, conn: Connection, become: boolean | undefined, def: FactDef<T, A>, a: A, changes?: { count: number }): Promise<T> {
-  const key = `${become ?? '-'} ${factKey(def, a)}${def.anyHost ? ` @${changes?.count ?? 0}` : ''}`;
+  const key = `${become ?? '-'} ${factKey(def, a)}${def.clusterWide ? ` @${changes?.count ?? 0}` : ''}`;
   let p = state.probes.get(key) as Promise<T> | undefined;
   if (!p) {
     p = probeFact(conn, def, a);

@@ -82,7 +82,7 @@ const hex = (id: unknown): string => BigInt(String(id ?? 0)).toString(16);
 export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
   name: 'etcd_members',
   command: (q) => etcdctl(q, 'member', 'list', '-w', 'json'),
-  anyHost: true,
+  clusterWide: true,
   // A failed question may have another answer once an earlier step has installed a package
   // (etcdctl itself); what the other members say is not this host's to predict.
   predict: (_q, earlier, probed) =>
@@ -111,7 +111,7 @@ export const etcdMembers = defineFact<EtcdMembers, EtcdQuery>({
 export const etcdHealth = defineFact<EtcdEndpointHealth[], EtcdQuery>({
   name: 'etcd_health',
   command: (q) => etcdctl(q, 'endpoint', 'health', '-w', 'json'),
-  anyHost: true,
+  clusterWide: true,
   // Exit 1 with a full JSON list is the normal "some endpoint unhealthy" answer.
   parse(stdout, exitCode, { endpoints }, stderr = '') {
     let list: { endpoint?: string; health?: boolean; took?: string; error?: string }[] | undefined;
@@ -143,7 +143,7 @@ export interface EtcdEndpointVersion {
 export const etcdVersions = defineFact<EtcdEndpointVersion[], EtcdQuery>({
   name: 'etcd_versions',
   command: (q) => etcdctl(q, 'endpoint', 'status', '-w', 'json'),
-  anyHost: true,
+  clusterWide: true,
   // With an endpoint down etcdctl exits 1 and lists only those that answered.
   parse(stdout, exitCode, { endpoints }, stderr = '') {
     let list: { Endpoint?: string; Status?: { version?: string } }[] = [];

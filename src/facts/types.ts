@@ -35,7 +35,7 @@ export interface FactDef<T, A = void> {
    * which any host's step may change: a host keeps it cached only while no step has been applied
    * anywhere in the run.
    */
-  anyHost?: boolean;
+  clusterWide?: boolean;
   /**
    * Pure: the fact after `earlier` steps (predicted, not run) on a host where it was probed
    * as `probed`. Absent or `undefined`: the steps do not touch it.

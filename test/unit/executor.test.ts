@@ -235,7 +235,7 @@ const expectOp = defineOperation<{ key: string; want: string }>({
 ops.set(expectOp.name, expectOp as OperationDef<any>);
 
 /** A key of a store every host shares (a cluster): read the same from any host. */
-const clusterKv = defineFact<string, { key: string }>({ ...kvFact, name: 'cluster_kv', anyHost: true, parse: (stdout) => stdout });
+const clusterKv = defineFact<string, { key: string }>({ ...kvFact, name: 'cluster_kv', clusterWide: true, parse: (stdout) => stdout });
 /** Appends the host's name to a shared key, read first: its plan depends on the other hosts' steps. */
 const appendOp = defineOperation<{ key: string }>({
   name: 'kv_append',
@@ -248,7 +248,7 @@ const appendOp = defineOperation<{ key: string }>({
 });
 ops.set(appendOp.name, appendOp as OperationDef<any>);
 
-describe('facts of the whole cluster (anyHost)', () => {
+describe('facts of the whole cluster (clusterWide)', () => {
   it("are read again after another host's step, not taken from the cache filled before it", async () => {
     const shared: World = new Map([['log', 'x']]);
     const pb = `
