@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer, type Server as NetServer } from 'node:net';
+import { connect as netConnect, createServer, Socket, type Server as NetServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ import { ProvisionError } from '../../src/errors.js';
 import { fingerprint } from '../../src/connection/known-hosts.js';
 import { generateKey, installFakeSudo, publicKeyBlob, publicKeyLine, startTestServer, type TestServer } from '../helpers/ssh-server.js';
 
+const realSetNoDelay = Socket.prototype.setNoDelay;
+const realWrite = Socket.prototype.write;
 let root: string;
 let remote: string;
 let keyFile: string;
@@ -208,6 +210,30 @@ describe('authentication and connect errors', () => {
     } finally {
       silent.close();
     }
+  });
+});
+
+describe('TCP', () => {
+  it('the socket has TCP_NODELAY before the handshake starts, not only after login (Nagle against delayed ACKs: ~40 ms on two of its round trips)', async () => {
+    const order: string[] = [];
+    const nodelay = vi.spyOn(Socket.prototype, 'setNoDelay').mockImplementation(function (this: Socket, ...a) {
+      order.push(`setNoDelay(${a[0]})`);
+      return realSetNoDelay.apply(this, a);
+    });
+    const write = vi.spyOn(Socket.prototype, 'write').mockImplementation(function (this: Socket, ...a: unknown[]) {
+      if (order.at(-1) !== 'write') order.push('write');
+      return (realWrite as (...x: unknown[]) => boolean).apply(this, a);
+    });
+    try {
+      const c = await conn();
+      expect((await c.exec('echo ok')).stdout).toBe('ok\n');
+    } finally {
+      nodelay.mockRestore();
+      write.mockRestore();
+    }
+    // The first write is the client's identification line: the handshake has not begun.
+    expect(order.indexOf('setNoDelay(true)')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('setNoDelay(true)')).toBeLessThan(order.indexOf('write'));
   });
 });
 
