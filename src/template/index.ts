@@ -21,10 +21,29 @@ function explain(e: unknown, source?: string): string {
   return expr ? `undefined variable in ${expr} (line ${m[1]})` : plain;
 }
 
+/**
+ * A template string's nunjucks Template, made once per source: a run renders the same argument
+ * on every host, twice (the early read of the facts and the plan), and compiling it (lexer,
+ * parser, code generation, new Function) costs a hundred times more than rendering it. A
+ * Template compiles on its first render and keeps the result (as renderString's does for its
+ * one render); one that fails to compile fails again on the next render, with the same error.
+ * The sources are the playbook's own strings: as many as it has.
+ */
+const compiled = new Map<string, nunjucks.Template>();
+let stringEnv: nunjucks.Environment | undefined;
+function renderCached(source: string, vars: Record<string, unknown>): string {
+  let t = compiled.get(source);
+  if (!t) {
+    stringEnv ??= new nunjucks.Environment(null, OPTS);
+    compiled.set(source, (t = new nunjucks.Template(source, stringEnv)));
+  }
+  return t.render(vars);
+}
+
 /** Render a template string. */
 export function renderTemplateString(source: string, vars: Record<string, unknown>, name = '<inline>'): string {
   try {
-    return new nunjucks.Environment(null, OPTS).renderString(source, vars);
+    return renderCached(source, vars);
   } catch (e) {
     throw fail(name, e, source);
   }
@@ -47,12 +66,11 @@ export function renderTemplateFile(file: string, vars: Record<string, unknown>):
  * other values and strings without template syntax are returned as they are.
  */
 export function renderArgs(args: Record<string, unknown>, vars: Record<string, unknown>, location?: SourceLocation): Record<string, unknown> {
-  const env = new nunjucks.Environment(null, OPTS);
   const walk = (v: unknown, key: string): unknown => {
     if (typeof v === 'string') {
       if (!/\{\{|\{%/.test(v)) return v;
       try {
-        return env.renderString(v, vars);
+        return renderCached(v, vars);
       } catch (e) {
         throw new ProvisionError('PLAYBOOK', `argument ${key}: ${explain(e, v)}`, { location, cause: e });
       }

@@ -28,4 +28,27 @@ describe('templates', () => {
       expect((e as { format(): string }).format()).toBe('site.yml:7:9: argument cmd[1]: undefined variable in {{ missing }} (line 1)');
     }
   });
+
+  it('a template compiled once renders each host with its own variables; an error stays an error on every render', () => {
+    const args = { path: '{{ sim_dir }}/{{ inventory_hostname }}', cmd: 'touch {{ sim_dir }}/done' };
+    const hosts = Array.from({ length: 5 }, (_, i) => ({ inventory_hostname: `h${i}`, sim_dir: `/var/tmp/${i}` }));
+    for (const h of hosts) expect(renderArgs(args, h)).toEqual({ path: `${h.sim_dir}/${h.inventory_hostname}`, cmd: `touch ${h.sim_dir}/done` });
+    // The same source, rendered where a variable is missing, then where it is not.
+    expect(() => renderArgs(args, { inventory_hostname: 'h9' })).toThrow('argument path: undefined variable in {{ sim_dir }} (line 1)');
+    expect(renderArgs(args, hosts[1]!)).toEqual({ path: '/var/tmp/1/h1', cmd: 'touch /var/tmp/1/done' });
+    // A syntax error is reported on each render, the same way.
+    const broken = { name: 'x {{ a ' };
+    const message = (() => {
+      try {
+        renderArgs(broken, { a: 1 });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'rendered';
+    })();
+    expect(message).toMatch(/^argument name: /);
+    expect(() => renderArgs(broken, { a: 1 })).toThrow(message);
+    expect(renderTemplateString('{{ a }}-{{ b | default("d") }}', { a: 1 })).toBe('1-d');
+    expect(renderTemplateString('{{ a }}-{{ b | default("d") }}', { a: 2, b: 'x' })).toBe('2-x');
+  });
 });
