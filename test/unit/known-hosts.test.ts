@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import {
   appendKnownHost,
   checkHostKey,
+  checkHostKeyIn,
+  entriesForHost,
   fingerprint,
   hostFieldMatches,
   knownKeyTypes,
@@ -147,6 +149,61 @@ describe('checkHostKey', () => {
     expect(await knownKeyTypes([file], 'rsa.example', 22)).toEqual([RSA]);
     expect(await knownKeyTypes([file], '10.0.0.6', 2222)).toEqual([ED]);
     expect(await knownKeyTypes([file], 'nowhere', 22)).toEqual([]);
+  });
+});
+
+describe('lookup over many lines', () => {
+  it('finds what trying every line finds, in file order, for every kind of line (plain, lists, ports, wildcards, negations, hashed, markers)', () => {
+    // A known_hosts of 3,000 lines of every kind, and 400 names looked up in it twice (the
+    // index's remembered answers too), against the definition: every line whose host field matches.
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const names = Array.from({ length: 400 }, (_, i) => (i % 5 === 0 ? `[10.1.${i % 7}.${i}]:2222` : i % 3 ? `10.1.${i % 7}.${i}` : `Node${i}.Lab`));
+    const keys = [ED, 'ssh-rsa', 'ecdsa-sha2-nistp256'].map((t) => ({ t, b: blob(t) }));
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const n = names[rnd(names.length)]!;
+      const m = names[rnd(names.length)]!;
+      const k = keys[rnd(3)]!;
+      const host = [
+        n,
+        `${n},${m}`,
+        `${n.toUpperCase()},other`,
+        hashed(n.toLowerCase()),
+        `10.1.${rnd(7)}.*`,
+        `10.1.?.${rnd(400)}`,
+        `*,!${n}`,
+        `${m},!${n}`,
+        `node${rnd(400)}.lab`,
+      ][rnd(9)]!;
+      const marker = ['', '', '', '', '@revoked ', '@cert-authority '][rnd(6)]!;
+      lines.push(`${marker}${host} ${k.t} ${k.b.toString('base64')}`);
+    }
+    const text = lines.join('\n') + '\n';
+    const entries = parseKnownHosts(text, 'kh');
+    const reference = (name: string) => entries.filter((e) => hostFieldMatches(e.hosts, name));
+    let found = 0;
+    for (let round = 0; round < 2; round++) {
+      for (const raw of names) {
+        const m = /^\[(.*)\]:(\d+)$/.exec(raw);
+        const [host, port] = m ? [m[1]!, Number(m[2])] : [raw, 22];
+        const name = m ? `[${host.toLowerCase()}]:${port}` : host.toLowerCase();
+        const want = reference(name);
+        expect(entriesForHost(entries, host, port)).toEqual(want.filter((e) => e.marker === undefined));
+        found += want.length;
+        for (const k of keys) {
+          const got = checkHostKeyIn(entries, host, port, k.t, k.b);
+          const revoked = want.some((e) => e.marker === 'revoked' && e.keyBlob.equals(k.b));
+          const mine = want.filter((e) => e.marker === undefined);
+          if (revoked) expect(got).toEqual({ status: 'revoked' });
+          else if (mine.length === 0) expect(got.status).toBe(want.some((e) => e.marker === 'cert-authority') ? 'cert-authority' : 'unknown');
+          else if (mine.some((e) => e.keyType === k.t && e.keyBlob.equals(k.b))) expect(got).toEqual({ status: 'match' });
+          else expect(got).toMatchObject({ status: 'mismatch', line: (mine.find((e) => e.keyType === k.t) ?? mine[0])!.line });
+        }
+      }
+    }
+    // The lookups found something: the check above is not an empty one.
+    expect(found).toBeGreaterThan(1000);
   });
 });
 
