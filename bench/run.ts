@@ -574,12 +574,13 @@ async function benchCompare() {
   // What no run that starts a process and opens a fresh connection can go below, measured
   // now: Node alone, and Node + ssh2 + one connection + one command (bench/floor.mjs).
   const node = lab.topology(3).find((x) => x.role === 'etcd')!;
+  const floorJs = path.join(projectRoot, 'bench/floor.mjs');
   const floorArgv = [node.address, lab.labFiles.privateKey, lab.labFiles.knownHosts];
   const nodeOnly: number[] = [];
   const floor: number[] = [];
   for (let i = 0; i < Math.max(RUNS, 8); i++) {
-    nodeOnly.push(await ok(['--node-only'], path.join(projectRoot, 'bench/floor.mjs'), []));
-    floor.push(await ok(floorArgv, path.join(projectRoot, 'bench/floor.mjs'), []));
+    nodeOnly.push(await ok(['--node-only'], floorJs, []));
+    floor.push(await ok(floorArgv, floorJs, []));
   }
   console.log(
     `${'floor'.padEnd(18)} Node starting alone: ${spread(nodeOnly)}\n${''.padEnd(18)} Node, ssh2, one connection to ${node.name} and \`true\` (bench/floor.mjs): ${spread(floor)}`,

@@ -2,8 +2,9 @@
  * Several read-only commands in one round trip: one remote shell runs them one after the other
  * (each in its own subshell, a probeScript in the shell itself; stdin from /dev/null) and
  * frames each one's stdout on stdout and its stderr on stderr between marker lines that carry
- * a random boundary (as MIME multipart does) and the exit status. No temporary files and no helper processes: on a loaded host every
- * extra process costs. One channel and one round trip instead of N.
+ * a random boundary (as MIME multipart does) and the exit status. No temporary files and no
+ * helper processes: on a loaded host every extra process costs. One channel and one round trip
+ * instead of N.
  *
  * `coalescing(conn)` makes this transparent: exec() calls made in the same turn of the event
  * loop (the facts a play's tasks ask for, the probes a verification makes at once) go out as

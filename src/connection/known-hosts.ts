@@ -152,45 +152,43 @@ export function hostFieldMatches(field: string, name: string): boolean {
 }
 
 /**
- * Parsed files, while unchanged (same inode, size, mtime and ctime): a run over hundreds of hosts reads one
- * known_hosts of hundreds of lines once, not once per host.
+ * The entries of a list of files, parsed once while none of them changed (same inode, size,
+ * mtime and ctime): a run over hundreds of hosts reads one known_hosts of hundreds of lines
+ * once, not once per host, and the same array keeps its index (indexOf).
  */
-const parsedFiles = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
-/** The entries of a list of files, the same array while none of them changed (so that its index is kept). */
 const parsedLists = new Map<string, { stamps: string; entries: KnownHostEntry[] }>();
 
 async function readEntries(files: readonly string[]): Promise<KnownHostEntry[]> {
-  const parts: KnownHostEntry[][] = [];
-  const stamps: string[] = [];
-  let cached = true;
+  const found: { file: string; size: number; stamp: string }[] = [];
   for (const f of files) {
     const file = expandHome(f);
     try {
       const st = await fsp.stat(file);
-      const stamp = `${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
-      const hit = parsedFiles.get(file);
-      if (hit && hit.stamp === stamp) parts.push(hit.entries);
-      else {
-        const text = await fsp.readFile(file, 'utf8');
-        const entries = parseKnownHosts(text, file);
-        parts.push(entries);
-        // Cached only when the file did not change while it was read.
-        if (Buffer.byteLength(text) === st.size) parsedFiles.set(file, { stamp, entries });
-        else cached = false;
-      }
-      stamps.push(`${file} ${stamp}`);
+      found.push({ file, size: st.size, stamp: `${file} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}` });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
-  if (!cached) return parts.flat();
   const key = files.join('\n');
-  const all = stamps.join('\n');
+  const stamps = found.map((x) => x.stamp).join('\n');
   const hit = parsedLists.get(key);
-  if (hit && hit.stamps === all) return hit.entries;
-  const entries = parts.length === 1 ? parts[0]! : parts.flat();
-  parsedLists.set(key, { stamps: all, entries });
+  if (hit && hit.stamps === stamps) return hit.entries;
+  const entries: KnownHostEntry[] = [];
+  // Kept only when no file changed while it was read.
+  let unchanged = true;
+  for (const { file, size } of found) {
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      unchanged = false;
+      continue;
+    }
+    if (Buffer.byteLength(text) !== size) unchanged = false;
+    entries.push(...parseKnownHosts(text, file));
+  }
+  if (unchanged) parsedLists.set(key, { stamps, entries });
   return entries;
 }
 

@@ -31,8 +31,6 @@ export interface DiscoveryTokenInfo {
 
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
-export { DISCOVERY_TOKEN_PATTERN };
-
 /** What run output must hide for this inventory: passwords, and discovery tokens however given. */
 export function outputSecrets(inventory: Pick<Inventory, 'hosts' | 'cluster'>): RedactRules {
   const values: string[] = [];

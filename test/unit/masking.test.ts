@@ -5,7 +5,8 @@
  * error, remote output. What a user needs stays: the endpoint, and that the line changed.
  */
 import { describe, expect, it } from 'vitest';
-import { DISCOVERY_TOKEN_PATTERN, outputSecrets } from '../../src/discovery/token.js';
+import { outputSecrets } from '../../src/discovery/token.js';
+import { DISCOVERY_TOKEN_PATTERN } from '../../src/discovery/token-pattern.js';
 import type { RunEvent } from '../../src/executor/events.js';
 import { parseInventory } from '../../src/inventory/index.js';
 import { jsonReporter } from '../../src/report/json.js';

@@ -168,46 +168,31 @@ describe('--check: certificates predicted without copying keys', () => {
   const watchTree = (dir: string, hit: (path: string) => boolean) => {
     const seen: string[] = [];
     const watchers: FSWatcher[] = [];
-    const check = (path: string) => {
+    const watched = new Set<string>();
+    const isDir = (path: string) => {
+      try {
+        return statSync(path).isDirectory();
+      } catch {
+        return false; // gone already
+      }
+    };
+    const visit = (path: string) => {
       if (hit(path)) seen.push(path);
+      if (isDir(path)) add(path);
     };
     const add = (d: string) => {
-      let w: FSWatcher;
+      if (watched.has(d)) return;
+      watched.add(d);
       try {
-        w = watch(d, (_ev, name) => {
-          if (!name) return;
-          const path = join(d, name);
-          check(path);
-          if (unwatchedDir(path)) add(path);
-        });
+        const w = watch(d, (_ev, name) => name && visit(join(d, name)));
+        w.on('error', () => {});
+        watchers.push(w);
+        // What was made in d before the watch began.
+        readdirSync(d).forEach((name) => visit(join(d, name)));
       } catch {
-        return; // gone before it could be watched
-      }
-      w.on('error', () => {});
-      watchers.push(w);
-      // What was made in d before the watch began.
-      let names: string[] = [];
-      try {
-        names = readdirSync(d);
-      } catch {
-        // gone already
-      }
-      for (const name of names) {
-        const path = join(d, name);
-        check(path);
-        if (unwatchedDir(path)) add(path);
+        // gone before it could be watched or read
       }
     };
-    const unwatchedDir = (path: string) => {
-      try {
-        if (!statSync(path).isDirectory() || watched.has(path)) return false;
-      } catch {
-        return false;
-      }
-      watched.add(path);
-      return true;
-    };
-    const watched = new Set<string>([dir]);
     add(dir);
     return { seen, close: () => watchers.forEach((w) => w.close()) };
   };
